@@ -1,0 +1,163 @@
+# reactor -- one plain GNU Makefile: library, examples, tests, benchmarks,
+# install, demo. Targets:
+#
+#   make                 build/lib/libreactor.{a,so} and build/examples/*
+#   make test            every doctest suite (loop suites once per backend),
+#                        ending with one line "N passed, N failed"
+#   make SANITIZE=address,undefined test    (or SANITIZE=thread) in build/san-*/
+#   make bench           benchmark programs under build/bench/
+#   make demo            the C10k load test (scripts/c10k.sh)
+#   make install PREFIX=/some/dir   headers, libraries, pkg-config, CMake package
+#   make fuzz            libFuzzer targets (clang), FUZZ_SECONDS each
+#
+# Sources are found by wildcard: a new src/*.cpp, src/*/*.cpp, tests/*_test.cpp
+# or examples/*.cpp needs no edit here.
+
+VERSION    := 0.1.0
+SOVERSION  := 0
+PREFIX     ?= /usr/local
+CXX        ?= g++
+SANITIZE   ?=
+comma      := ,
+BUILD      ?= build$(if $(SANITIZE),/san-$(subst $(comma),-,$(SANITIZE)))
+
+OPT        ?= $(if $(SANITIZE),-O1,-O2) -g
+SANFLAGS   := $(if $(SANITIZE),-fsanitize=$(SANITIZE) -fno-omit-frame-pointer -fno-sanitize-recover=all)
+WARNINGS   := -Wall -Wextra -Wshadow -Wnon-virtual-dtor
+CPPFLAGS   += -Iinclude -Isrc
+CXXFLAGS   += -std=c++20 $(OPT) $(WARNINGS) -pthread -fPIC $(SANFLAGS)
+LDFLAGS    += -pthread $(SANFLAGS)
+DEPFLAGS    = -MMD -MP
+
+UNAME      := $(shell uname -s)
+# On Linux the kqueue backend is compiled into the test build against the
+# emulation in tests/kqueue_emu/, so the whole suite runs on it there too.
+ifeq ($(UNAME),Linux)
+TEST_CPPFLAGS := -DREACTOR_KQUEUE_EMULATION -Itests/kqueue_emu
+KQ_EMU_SRCS   := $(wildcard tests/kqueue_emu/*.cpp)
+BACKENDS      ?= epoll kqueue poll
+else ifeq ($(UNAME),Darwin)
+BACKENDS      ?= kqueue poll
+else
+BACKENDS      ?= kqueue poll
+endif
+
+LIB_SRCS     := $(sort $(wildcard src/*.cpp src/*/*.cpp))
+LIB_OBJS     := $(LIB_SRCS:%.cpp=$(BUILD)/obj/%.o)
+TESTLIB_OBJS := $(LIB_SRCS:%.cpp=$(BUILD)/testobj/%.o) $(KQ_EMU_SRCS:%.cpp=$(BUILD)/testobj/%.o)
+STATIC_LIB   := $(BUILD)/lib/libreactor.a
+SHARED_LIB   := $(BUILD)/lib/libreactor.so
+TEST_LIB     := $(BUILD)/lib/libreactor_test.a
+
+# Examples: examples/NAME.cpp is one program; examples/NAME/*.cpp is one
+# program built from several files.
+EXAMPLE_SRCS := $(wildcard examples/*.cpp)
+EXAMPLE_DIRS := $(patsubst %/,%,$(dir $(wildcard examples/*/*.cpp)))
+EXAMPLES     := $(EXAMPLE_SRCS:examples/%.cpp=$(BUILD)/examples/%) \
+                $(sort $(EXAMPLE_DIRS:examples/%=$(BUILD)/examples/%))
+
+# Tests: tests/NAME_test.cpp is one suite; the other tests/*.cpp (the doctest
+# main and shared helpers) are linked into every suite.
+TEST_SRCS    := $(wildcard tests/*_test.cpp)
+TEST_SUPPORT := $(filter-out $(TEST_SRCS),$(wildcard tests/*.cpp))
+TEST_BINS    := $(TEST_SRCS:tests/%.cpp=$(BUILD)/tests/%)
+TEST_SUPPORT_OBJS := $(TEST_SUPPORT:%.cpp=$(BUILD)/testobj/%.o)
+
+BENCH_SRCS   := $(wildcard tests/bench/*.cpp)
+BENCHES      := $(BENCH_SRCS:tests/bench/%.cpp=$(BUILD)/bench/%)
+
+DEPS_STAMP   := $(BUILD)/.deps-ok
+
+.PHONY: all lib examples test bench demo install uninstall fuzz clean check-deps
+.DEFAULT_GOAL := all
+
+all: lib examples
+lib: $(STATIC_LIB) $(SHARED_LIB)
+examples: $(EXAMPLES)
+bench: $(BENCHES)
+
+$(STATIC_LIB): $(LIB_OBJS)
+	@mkdir -p $(@D)
+	rm -f $@ && ar rcs $@ $^
+
+$(SHARED_LIB): $(LIB_OBJS)
+	@mkdir -p $(@D)
+	$(CXX) -shared -Wl,-soname,libreactor.so.$(SOVERSION) $(LDFLAGS) -o $@ $^
+
+$(TEST_LIB): $(TESTLIB_OBJS)
+	@mkdir -p $(@D)
+	rm -f $@ && ar rcs $@ $^
+
+$(BUILD)/obj/%.o: %.cpp
+	@mkdir -p $(@D)
+	$(CXX) $(CPPFLAGS) $(CXXFLAGS) $(DEPFLAGS) -c -o $@ $<
+
+$(BUILD)/testobj/%.o: %.cpp | $(DEPS_STAMP)
+	@mkdir -p $(@D)
+	$(CXX) $(CPPFLAGS) $(TEST_CPPFLAGS) -Itests $(CXXFLAGS) $(DEPFLAGS) -c -o $@ $<
+
+$(BUILD)/examples/%: examples/%.cpp $(STATIC_LIB)
+	@mkdir -p $(@D)
+	$(CXX) $(CPPFLAGS) $(CXXFLAGS) $(DEPFLAGS) -o $@ $< $(STATIC_LIB) $(LDFLAGS)
+
+# A multi-file example: every .cpp in examples/NAME/.
+.SECONDEXPANSION:
+$(BUILD)/examples/%: $$(wildcard examples/%/*.cpp) $$(wildcard examples/%/*.hpp) $(STATIC_LIB)
+	@mkdir -p $(@D)
+	$(CXX) $(CPPFLAGS) $(CXXFLAGS) -o $@ $(filter %.cpp,$^) $(STATIC_LIB) $(LDFLAGS)
+
+$(BUILD)/tests/%: $(BUILD)/testobj/tests/%.o $(TEST_SUPPORT_OBJS) $(TEST_LIB)
+	@mkdir -p $(@D)
+	$(CXX) -o $@ $< $(TEST_SUPPORT_OBJS) $(TEST_LIB) $(LDFLAGS)
+
+$(BUILD)/bench/%: tests/bench/%.cpp $(STATIC_LIB)
+	@mkdir -p $(@D)
+	$(CXX) $(CPPFLAGS) $(CXXFLAGS) $(DEPFLAGS) -o $@ $< $(STATIC_LIB) $(LDFLAGS)
+
+# doctest comes from the system (Debian: doctest-dev). If the header is
+# missing, scripts/install-deps.sh installs it or says what to install.
+$(DEPS_STAMP):
+	@scripts/install-deps.sh
+	@mkdir -p $(@D) && touch $@
+
+check-deps:
+	@scripts/install-deps.sh
+
+# The suites need the examples too: some tests drive them as a user would.
+test: $(TEST_BINS) $(EXAMPLES)
+	@BACKENDS="$(BACKENDS)" BUILD="$(BUILD)" scripts/run-tests.sh $(TEST_BINS)
+
+demo: all
+	@BUILD="$(BUILD)" scripts/c10k.sh
+
+# ---- install: headers, both libraries, pkg-config and CMake package files ----
+DESTDIR ?=
+INSTALL_LIB := $(DESTDIR)$(PREFIX)/lib
+INSTALL_INC := $(DESTDIR)$(PREFIX)/include
+
+install: lib
+	mkdir -p $(INSTALL_INC) $(INSTALL_LIB)/pkgconfig $(INSTALL_LIB)/cmake/reactor
+	cp -R include/reactor $(INSTALL_INC)/
+	cp $(STATIC_LIB) $(INSTALL_LIB)/libreactor.a
+	cp $(SHARED_LIB) $(INSTALL_LIB)/libreactor.so.$(VERSION)
+	ln -sf libreactor.so.$(VERSION) $(INSTALL_LIB)/libreactor.so.$(SOVERSION)
+	ln -sf libreactor.so.$(SOVERSION) $(INSTALL_LIB)/libreactor.so
+	sed -e 's|@PREFIX@|$(PREFIX)|g' -e 's|@VERSION@|$(VERSION)|g' \
+	    scripts/package/reactor.pc.in > $(INSTALL_LIB)/pkgconfig/reactor.pc
+	cp scripts/package/reactorConfig.cmake $(INSTALL_LIB)/cmake/reactor/
+	sed -e 's|@VERSION@|$(VERSION)|g' scripts/package/reactorConfigVersion.cmake.in \
+	    > $(INSTALL_LIB)/cmake/reactor/reactorConfigVersion.cmake
+
+uninstall:
+	rm -rf $(INSTALL_INC)/reactor $(INSTALL_LIB)/cmake/reactor
+	rm -f $(INSTALL_LIB)/libreactor.* $(INSTALL_LIB)/pkgconfig/reactor.pc
+
+# ---- fuzzing (clang's libFuzzer) ----
+FUZZ_SECONDS ?= 60
+fuzz:
+	@FUZZ_SECONDS=$(FUZZ_SECONDS) scripts/fuzz.sh
+
+clean:
+	rm -rf build
+
+-include $(shell find $(BUILD) -name '*.d' 2>/dev/null)

@@ -1,0 +1,212 @@
+// reactor/event_loop.hpp -- the loop: fd watchers, timers, cross-thread posts.
+//
+// One EventLoop belongs to one thread: the thread that constructed it. Every
+// method asserts (in debug builds) that it is called on that thread, except
+// post(), stop() and in_loop_thread(), which any thread may call.
+//
+// One iteration of run_once(), step by step (docs/architecture.md draws it):
+//
+//   1. compute the poll timeout: 0 if posted functions are waiting, else the
+//      time until the earliest timer (rounded up, so timers never fire
+//      early), else the caller's limit;
+//   2. wait in the Poller for ready fds;
+//   3. update the cached clock now();
+//   4. dispatch each ready fd to its watcher's callback, re-checking before
+//      each call that the watcher still exists (a callback may remove any
+//      watcher; events already fetched for a removed watcher are dropped);
+//   5. run every timer whose deadline is <= now(), in deadline order;
+//   6. run the functions post()ed so far (the queue is swapped out under the
+//      lock and run outside it; functions posted while running wait for the
+//      next iteration, so a post() loop cannot starve I/O).
+//
+// Ownership: callbacks are moved into the loop and destroyed when their
+// watcher or timer is removed (or, for a one-shot timer, after it ran).
+// Destroying the loop destroys every callback it still holds without calling
+// it; fds are never closed by the loop.
+#pragma once
+
+#include <reactor/poller.hpp>
+
+#include <chrono>
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <mutex>
+#include <string_view>
+#include <system_error>
+#include <thread>
+#include <vector>
+
+namespace reactor {
+
+namespace detail {
+class TimerQueue;
+class Waker;
+}  // namespace detail
+
+/// Identifies an fd watcher. Carries a generation number, so an id whose
+/// watcher was removed never matches a later watcher in the same slot.
+struct WatcherId {
+    std::uint64_t value = 0;  ///< 0 is never a live watcher
+    explicit operator bool() const noexcept { return value != 0; }
+    friend bool operator==(WatcherId, WatcherId) = default;
+};
+
+/// Identifies a timer; generation-tagged like WatcherId, so cancelling a
+/// timer that already fired (or was cancelled) is a harmless no-op.
+struct TimerId {
+    std::uint64_t value = 0;  ///< 0 is never a live timer
+    explicit operator bool() const noexcept { return value != 0; }
+    friend bool operator==(TimerId, TimerId) = default;
+};
+
+class EventLoop {
+public:
+    using Clock = std::chrono::steady_clock;
+    using TimePoint = Clock::time_point;
+    using Duration = Clock::duration;
+    using Callback = std::function<void()>;
+    /// Called with the ready events (a subset of the interest, plus Hangup
+    /// and Error, which are always reported).
+    using IoCallback = std::function<void(Events)>;
+
+    /// Creates a loop owned by the calling thread, on the backend chosen as
+    /// Poller::create() chooses (REACTOR_BACKEND, else the best available).
+    /// Throws std::system_error if the backend is unknown or unavailable, or
+    /// if the kernel refuses a poller or wake-up fd.
+    explicit EventLoop(std::string_view backend = {});
+    ~EventLoop();
+    EventLoop(const EventLoop&) = delete;
+    EventLoop& operator=(const EventLoop&) = delete;
+
+    // ---- fd watchers (callback registration) -------------------------------
+
+    /// Calls `cb` whenever `fd` is ready for `interest` (level-triggered:
+    /// again on every iteration until the condition is drained). `interest`
+    /// may be NoEvents (registered but quiet). The fd stays owned by the
+    /// caller, who must unwatch() before closing it. Fails (returns a null id
+    /// and sets `ec`) if the poller refuses the fd, e.g. EPERM for a regular
+    /// file on epoll. Loop thread only.
+    WatcherId watch(int fd, Events interest, IoCallback cb, std::error_code& ec);
+    /// As above, but throws std::system_error on failure.
+    WatcherId watch(int fd, Events interest, IoCallback cb);
+
+    /// Changes what a watcher waits for; cheap when unchanged (no syscall),
+    /// one syscall otherwise. This is how a connection turns Writable on
+    /// when its output buffer fills and off when it drains. Returns
+    /// errc::invalid_argument for a stale id. Loop thread only.
+    std::error_code set_interest(WatcherId id, Events interest);
+
+    /// Convenience: turns one interest bit on or off, leaving the others.
+    std::error_code enable(WatcherId id, Events bits);
+    std::error_code disable(WatcherId id, Events bits);
+
+    /// The current interest of a live watcher (NoEvents for a stale id).
+    Events interest(WatcherId id) const;
+
+    /// Removes a watcher; its callback is destroyed after the current
+    /// dispatch step, never called again (even for events already fetched).
+    /// Returns false for a stale or null id. Safe inside any callback,
+    /// including the watcher's own. Loop thread only.
+    bool unwatch(WatcherId id);
+
+    // ---- timers -------------------------------------------------------------
+
+    /// Runs `cb` once, `delay` after now() (never earlier). Loop thread only.
+    TimerId run_after(Duration delay, Callback cb);
+    /// Runs `cb` once at `when` (immediately in the next step if past).
+    TimerId run_at(TimePoint when, Callback cb);
+    /// Runs `cb` every `interval` (> 0), first after one interval. The next
+    /// deadline is computed from the previous deadline, not from when the
+    /// callback ran, so the cadence does not drift; if the loop fell behind
+    /// by whole intervals, the missed ticks are skipped, not bunched.
+    TimerId run_every(Duration interval, Callback cb);
+    /// Cancels a pending timer. Returns true if it was pending; false (and
+    /// does nothing) for a timer that already fired, was cancelled, or a
+    /// null id. Safe inside any callback, including the timer's own (a
+    /// repeating timer cancelled from its own callback does not repeat).
+    bool cancel(TimerId id);
+    /// How many timers are pending.
+    std::size_t timer_count() const noexcept;
+
+    // ---- running ------------------------------------------------------------
+
+    /// Runs iterations until stop() is called. Loop thread only.
+    void run();
+    /// Runs one iteration, waiting at most `max_wait` for something to
+    /// happen (Duration::max(): only as long as the next timer, or forever).
+    void run_once(Duration max_wait = Duration::max());
+    /// Makes run() return after the current iteration. Any thread; from
+    /// another thread it wakes the loop. A stop() before run() makes the
+    /// next run() return after one iteration.
+    void stop();
+
+    /// Runs `fn` on the loop thread, in a later iteration, in posting order.
+    /// Thread-safe: this is the way into the loop from other threads; it
+    /// wakes the loop if it is waiting (eventfd on Linux, a pipe elsewhere).
+    /// Functions still queued when the loop is destroyed are destroyed
+    /// without running.
+    void post(Callback fn);
+
+    /// The loop's clock, read once per iteration (after the wait); cheap.
+    TimePoint now() const noexcept { return now_; }
+    /// Reads the clock afresh and updates now().
+    TimePoint update_now() noexcept;
+
+    /// True when called on the loop's thread. Any thread.
+    bool in_loop_thread() const noexcept { return std::this_thread::get_id() == owner_; }
+    /// Asserts (debug builds) that the caller is on the loop's thread.
+    void assert_in_loop_thread() const noexcept;
+
+    /// The poller backend in use: "epoll", "kqueue" or "poll".
+    std::string_view backend() const noexcept { return poller_->name(); }
+    /// How many fd watchers are live (the wake-up watcher excluded).
+    std::size_t watcher_count() const noexcept { return live_watchers_ - 1; }
+    /// Iterations run so far.
+    std::uint64_t iteration() const noexcept { return iteration_; }
+
+private:
+    struct Watcher;
+    Watcher* find(WatcherId id);
+    const Watcher* find(WatcherId id) const;
+    void dispatch_io();
+    void run_posted();
+    int poll_timeout_ms(Duration max_wait) const;
+
+    std::unique_ptr<Poller> poller_;
+    std::thread::id owner_;
+    TimePoint now_;
+    std::uint64_t iteration_ = 0;
+
+    // Watchers live in a slot table indexed by the low 32 bits of their id;
+    // the high 32 bits are the slot's generation, which changes when the
+    // watcher is removed, so old ids and already-fetched events never match
+    // a later watcher in the same slot. Slots are allocated in fixed chunks,
+    // so a callback running in place stays put while other callbacks add
+    // watchers. A removed watcher's slot (and callback) is reclaimed only
+    // after the current dispatch step (reap()), since the callback being
+    // run may be the one removed.
+    static constexpr std::uint32_t kChunkBits = 8;
+    std::vector<std::unique_ptr<Watcher[]>> watcher_chunks_;
+    std::uint32_t watcher_slots_ = 0;
+    std::vector<std::uint32_t> free_watchers_;
+    std::vector<std::uint32_t> dead_watchers_;
+    std::size_t live_watchers_ = 0;
+    std::vector<PollEvent> ready_;
+    Watcher& slot(std::uint32_t index) const;
+    void reap();
+
+    std::unique_ptr<detail::TimerQueue> timers_;
+
+    // Cross-thread queue. pending_ is guarded by mutex_; wake_pending_
+    // avoids one wake-up write per post() while the loop is already awake.
+    std::unique_ptr<detail::Waker> waker_;
+    WatcherId waker_watch_;
+    mutable std::mutex mutex_;
+    std::vector<Callback> pending_;
+    std::vector<Callback> running_;
+    bool wake_pending_ = false;
+    bool stop_requested_ = false;  // guarded by mutex_
+};
+
+}  // namespace reactor

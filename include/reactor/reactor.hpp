@@ -1,0 +1,5 @@
+// reactor/reactor.hpp -- the umbrella header: everything a program needs.
+#pragma once
+
+#include <reactor/event_loop.hpp>
+#include <reactor/poller.hpp>

@@ -1,0 +1,320 @@
+// src/event_loop.cpp -- one thread, one poller, many callbacks.
+#include <reactor/event_loop.hpp>
+
+#include "syscall.hpp"
+#include "timer_queue.hpp"
+#include "waker.hpp"
+
+#include <cassert>
+#include <csignal>
+
+namespace reactor {
+
+struct EventLoop::Watcher {
+    IoCallback cb;
+    int fd = -1;
+    Events interest = NoEvents;
+    std::uint32_t generation = 1;
+    bool live = false;
+    bool in_poller = false;  // the poller only holds fds with non-empty interest
+};
+
+namespace {
+
+std::uint64_t make_token(std::uint32_t index, std::uint32_t generation) {
+    return (std::uint64_t{generation} << 32) | index;
+}
+
+// A process that writes to a socket whose peer is gone gets SIGPIPE, which
+// kills it by default. The library sends with MSG_NOSIGNAL where it exists,
+// but a pipe or a user's own write() does not; ignoring the signal once per
+// process (as libuv's users and every server does) makes EPIPE an ordinary
+// error everywhere. A handler the application installed is left alone.
+void ignore_sigpipe_once() {
+    static const bool done = [] {
+        struct sigaction current {};
+        if (::sigaction(SIGPIPE, nullptr, &current) == 0 && current.sa_handler == SIG_DFL) {
+            ::signal(SIGPIPE, SIG_IGN);
+        }
+        return true;
+    }();
+    (void)done;
+}
+
+}  // namespace
+
+EventLoop::Watcher& EventLoop::slot(std::uint32_t index) const {
+    return watcher_chunks_[index >> kChunkBits][index & ((1u << kChunkBits) - 1)];
+}
+
+EventLoop::EventLoop(std::string_view backend)
+    : poller_(Poller::create(backend)),
+      owner_(std::this_thread::get_id()),
+      now_(Clock::now()),
+      timers_(std::make_unique<detail::TimerQueue>()),
+      waker_(std::make_unique<detail::Waker>()) {
+    ignore_sigpipe_once();
+    waker_watch_ = watch(waker_->read_fd(), Readable, [this](Events) { waker_->drain(); });
+}
+
+EventLoop::~EventLoop() {
+    unwatch(waker_watch_);
+    // Callbacks are destroyed without being called; fds belong to their owners.
+}
+
+void EventLoop::assert_in_loop_thread() const noexcept {
+    assert(in_loop_thread() && "reactor: EventLoop used from a thread that does not own it");
+}
+
+EventLoop::TimePoint EventLoop::update_now() noexcept {
+    now_ = Clock::now();
+    return now_;
+}
+
+// ---- watchers ---------------------------------------------------------------
+
+EventLoop::Watcher* EventLoop::find(WatcherId id) {
+    const auto index = static_cast<std::uint32_t>(id.value & 0xffffffffu);
+    const auto generation = static_cast<std::uint32_t>(id.value >> 32);
+    if (id.value == 0 || index >= watcher_slots_) return nullptr;
+    Watcher& w = slot(index);
+    return (w.live && w.generation == generation) ? &w : nullptr;
+}
+
+const EventLoop::Watcher* EventLoop::find(WatcherId id) const {
+    return const_cast<EventLoop*>(this)->find(id);
+}
+
+WatcherId EventLoop::watch(int fd, Events interest, IoCallback cb, std::error_code& ec) {
+    assert_in_loop_thread();
+    interest &= Readable | Writable;
+    std::uint32_t index;
+    if (!free_watchers_.empty()) {
+        index = free_watchers_.back();
+        free_watchers_.pop_back();
+    } else {
+        if ((watcher_slots_ >> kChunkBits) == watcher_chunks_.size()) {
+            watcher_chunks_.push_back(std::make_unique<Watcher[]>(std::size_t{1} << kChunkBits));
+        }
+        index = watcher_slots_++;
+    }
+    Watcher& w = slot(index);
+    const std::uint64_t token = make_token(index, w.generation);
+    if (interest != NoEvents) {
+        ec = poller_->add(fd, interest, token);
+        if (ec) {
+            free_watchers_.push_back(index);
+            return WatcherId{};
+        }
+    } else {
+        ec.clear();
+    }
+    w.cb = std::move(cb);
+    w.fd = fd;
+    w.interest = interest;
+    w.live = true;
+    w.in_poller = interest != NoEvents;
+    ++live_watchers_;
+    return WatcherId{token};
+}
+
+WatcherId EventLoop::watch(int fd, Events interest, IoCallback cb) {
+    std::error_code ec;
+    const WatcherId id = watch(fd, interest, std::move(cb), ec);
+    if (ec) detail::throw_error(ec, "reactor: EventLoop::watch");
+    return id;
+}
+
+std::error_code EventLoop::set_interest(WatcherId id, Events interest) {
+    assert_in_loop_thread();
+    Watcher* w = find(id);
+    if (w == nullptr) return std::make_error_code(std::errc::invalid_argument);
+    interest &= Readable | Writable;
+    if (interest == w->interest) return {};
+    std::error_code ec;
+    if (interest == NoEvents) {
+        // Unregister rather than register "nothing": epoll would still
+        // report EPOLLHUP/EPOLLERR for an fd with no interest, level-
+        // triggered, and spin the loop for a paused connection whose peer
+        // has gone.
+        ec = poller_->remove(w->fd);
+        if (!ec) w->in_poller = false;
+    } else if (w->in_poller) {
+        ec = poller_->modify(w->fd, interest, id.value);
+    } else {
+        ec = poller_->add(w->fd, interest, id.value);
+        if (!ec) w->in_poller = true;
+    }
+    if (!ec) w->interest = interest;
+    return ec;
+}
+
+std::error_code EventLoop::enable(WatcherId id, Events bits) {
+    const Watcher* w = find(id);
+    if (w == nullptr) return std::make_error_code(std::errc::invalid_argument);
+    return set_interest(id, w->interest | bits);
+}
+
+std::error_code EventLoop::disable(WatcherId id, Events bits) {
+    const Watcher* w = find(id);
+    if (w == nullptr) return std::make_error_code(std::errc::invalid_argument);
+    return set_interest(id, w->interest & ~bits);
+}
+
+Events EventLoop::interest(WatcherId id) const {
+    const Watcher* w = find(id);
+    return w == nullptr ? NoEvents : w->interest;
+}
+
+bool EventLoop::unwatch(WatcherId id) {
+    assert_in_loop_thread();
+    Watcher* w = find(id);
+    if (w == nullptr) return false;
+    if (w->in_poller) (void)poller_->remove(w->fd);  // fails only if the fd was already closed
+    w->live = false;
+    w->in_poller = false;
+    // The new generation makes this id, and any event already fetched for
+    // it, stale at once. The callback may be running right now, so it is
+    // destroyed later, in reap().
+    if (++w->generation == 0) w->generation = 1;
+    dead_watchers_.push_back(static_cast<std::uint32_t>(id.value & 0xffffffffu));
+    --live_watchers_;
+    return true;
+}
+
+void EventLoop::reap() {
+    // Destroying a callback may run destructors that unwatch more watchers,
+    // which append to dead_watchers_: take the list by value.
+    while (!dead_watchers_.empty()) {
+        std::vector<std::uint32_t> dead;
+        dead.swap(dead_watchers_);
+        for (std::uint32_t index : dead) {
+            IoCallback cb = std::move(slot(index).cb);
+            slot(index).fd = -1;
+            free_watchers_.push_back(index);
+            cb = nullptr;
+        }
+    }
+}
+
+void EventLoop::dispatch_io() {
+    for (const PollEvent& ev : ready_) {
+        const auto index = static_cast<std::uint32_t>(ev.token & 0xffffffffu);
+        const auto generation = static_cast<std::uint32_t>(ev.token >> 32);
+        if (index >= watcher_slots_) continue;
+        Watcher& w = slot(index);
+        // Removed (or removed and replaced) by an earlier callback in this
+        // batch: the event belongs to a watcher that no longer exists.
+        if (!w.live || w.generation != generation) continue;
+        // Interest narrowed by an earlier callback: deliver only what is
+        // still wanted (Hangup/Error only while something is wanted).
+        if (w.interest == NoEvents) continue;
+        const Events events = ev.events & (w.interest | Hangup | Error);
+        if (events == NoEvents) continue;
+        w.cb(events);
+    }
+}
+
+// ---- timers -----------------------------------------------------------------
+
+TimerId EventLoop::run_after(Duration delay, Callback cb) {
+    if (delay < Duration::zero()) delay = Duration::zero();
+    return run_at(now_ + delay, std::move(cb));
+}
+
+TimerId EventLoop::run_at(TimePoint when, Callback cb) {
+    assert_in_loop_thread();
+    return TimerId{timers_->add(when, Duration::zero(), std::move(cb))};
+}
+
+TimerId EventLoop::run_every(Duration interval, Callback cb) {
+    assert_in_loop_thread();
+    if (interval <= Duration::zero()) {
+        throw std::system_error(std::make_error_code(std::errc::invalid_argument),
+                                "reactor: run_every needs a positive interval");
+    }
+    return TimerId{timers_->add(now_ + interval, interval, std::move(cb))};
+}
+
+bool EventLoop::cancel(TimerId id) {
+    assert_in_loop_thread();
+    return id.value != 0 && timers_->cancel(id.value);
+}
+
+std::size_t EventLoop::timer_count() const noexcept { return timers_->size(); }
+
+// ---- running ----------------------------------------------------------------
+
+int EventLoop::poll_timeout_ms(Duration max_wait) const {
+    Duration wait = max_wait;
+    if (auto next = timers_->next_deadline()) {
+        const Duration until = *next > now_ ? *next - now_ : Duration::zero();
+        if (until < wait) wait = until;
+    }
+    if (wait == Duration::max()) return -1;
+    // Round up: a timer must never fire early. Cap to what poll() takes.
+    const auto ms = std::chrono::ceil<std::chrono::milliseconds>(wait).count();
+    return ms > 24 * 3600 * 1000 ? 24 * 3600 * 1000 : static_cast<int>(ms);
+}
+
+void EventLoop::run_once(Duration max_wait) {
+    assert_in_loop_thread();
+    ++iteration_;
+    update_now();  // time may have passed between iterations (callbacks, caller)
+    const int timeout = poll_timeout_ms(max_wait);
+    if (std::error_code ec = poller_->wait(ready_, timeout)) {
+        // EBADF/EINVAL/ENOMEM from the wait itself: not a per-fd condition the
+        // loop can repair; a caller can catch it and shut down cleanly.
+        detail::throw_error(ec, "reactor: poller wait");
+    }
+    update_now();
+    dispatch_io();
+    reap();
+    timers_->run_due(now_);
+    reap();
+    run_posted();
+    reap();
+}
+
+void EventLoop::run_posted() {
+    {
+        std::lock_guard lock(mutex_);
+        running_.swap(pending_);
+        wake_pending_ = false;
+    }
+    for (auto& fn : running_) fn();
+    running_.clear();
+}
+
+void EventLoop::post(Callback fn) {
+    bool wake;
+    {
+        std::lock_guard lock(mutex_);
+        pending_.push_back(std::move(fn));
+        wake = !wake_pending_;
+        wake_pending_ = true;
+    }
+    if (wake) waker_->wake();
+}
+
+void EventLoop::stop() {
+    {
+        std::lock_guard lock(mutex_);
+        stop_requested_ = true;
+    }
+    if (!in_loop_thread()) waker_->wake();
+}
+
+void EventLoop::run() {
+    assert_in_loop_thread();
+    for (;;) {
+        run_once();
+        std::lock_guard lock(mutex_);
+        if (stop_requested_) {
+            stop_requested_ = false;
+            return;
+        }
+    }
+}
+
+}  // namespace reactor

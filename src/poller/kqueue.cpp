@@ -1,0 +1,2 @@
+// src/poller/kqueue.cpp -- placeholder until the kqueue backend lands.
+#include "poller/backends.hpp"

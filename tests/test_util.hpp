@@ -1,0 +1,70 @@
+// tests/test_util.hpp -- what every suite shares: loopback sockets and pipes
+// that close themselves, and "run the loop until this holds or a deadline
+// passes", so that no test depends on the machine's speed and none can hang.
+#pragma once
+
+#include <reactor/event_loop.hpp>
+
+#include <doctest/doctest.h>
+
+#include <chrono>
+#include <functional>
+#include <string>
+#include <utility>
+
+namespace reactor::test {
+
+using namespace std::chrono_literals;
+
+/// The default bound of every wait in the suites: generous for a loaded
+/// CI machine running sanitizers, short enough that a hang fails quickly.
+inline constexpr std::chrono::milliseconds kDeadline = 10s;
+
+/// Runs `loop` until `done()` is true or `limit` passes; returns done().
+bool run_until(EventLoop& loop, const std::function<bool()>& done,
+               std::chrono::milliseconds limit = kDeadline);
+
+/// Runs `loop` for `span` (to see that nothing happens in that time).
+void run_for(EventLoop& loop, std::chrono::milliseconds span);
+
+/// An fd that closes itself; -1 when empty.
+class Fd {
+public:
+    Fd() = default;
+    explicit Fd(int fd) : fd_(fd) {}
+    Fd(Fd&& o) noexcept : fd_(std::exchange(o.fd_, -1)) {}
+    Fd& operator=(Fd&& o) noexcept {
+        if (this != &o) {
+            reset();
+            fd_ = std::exchange(o.fd_, -1);
+        }
+        return *this;
+    }
+    ~Fd() { reset(); }
+    int get() const { return fd_; }
+    int release() { return std::exchange(fd_, -1); }
+    void reset(int fd = -1);
+
+private:
+    int fd_ = -1;
+};
+
+/// A non-blocking pipe: {read end, write end}.
+std::pair<Fd, Fd> make_pipe();
+/// A non-blocking AF_UNIX stream socketpair.
+std::pair<Fd, Fd> make_socketpair();
+/// A connected pair of non-blocking TCP sockets over 127.0.0.1:
+/// {client side, server side}.
+std::pair<Fd, Fd> make_tcp_pair();
+/// A listening TCP socket on 127.0.0.1, port 0 (the kernel picks): {fd, port}.
+std::pair<Fd, int> make_listener();
+
+/// Writes all of `data` to a (blocking or not) fd, retrying EAGAIN briefly.
+void write_all(int fd, const std::string& data);
+/// Reads what is available now (non-blocking fd); "" at EAGAIN or EOF.
+std::string read_some(int fd);
+
+/// The backend this run uses (REACTOR_BACKEND, or the default), for messages.
+std::string backend_name();
+
+}  // namespace reactor::test
