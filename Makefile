@@ -70,6 +70,8 @@ DEPS_STAMP   := $(BUILD)/.deps-ok
 
 .PHONY: all lib examples test bench demo install uninstall fuzz clean check-deps
 .DEFAULT_GOAL := all
+# Keep object files of tests and examples between runs.
+.SECONDARY:
 
 all: lib examples
 lib: $(STATIC_LIB) $(SHARED_LIB)
