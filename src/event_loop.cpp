@@ -1,6 +1,7 @@
 // src/event_loop.cpp -- one thread, one poller, many callbacks.
 #include <reactor/event_loop.hpp>
 
+#include "signal_set.hpp"
 #include "syscall.hpp"
 #include "timer_queue.hpp"
 #include "waker.hpp"
@@ -55,9 +56,11 @@ EventLoop::EventLoop(std::string_view backend)
       waker_(std::make_unique<detail::Waker>()) {
     ignore_sigpipe_once();
     waker_watch_ = watch(waker_->read_fd(), Readable, [this](Events) { waker_->drain(); });
+    internal_watchers_ = 1;
 }
 
 EventLoop::~EventLoop() {
+    signals_.reset();
     unwatch(waker_watch_);
     // Callbacks are destroyed without being called; fds belong to their owners.
 }
@@ -242,6 +245,22 @@ bool EventLoop::cancel(TimerId id) {
 }
 
 std::size_t EventLoop::timer_count() const noexcept { return timers_->size(); }
+
+// ---- signals ----------------------------------------------------------------
+
+SignalId EventLoop::on_signal(int signo, SignalCallback cb) {
+    assert_in_loop_thread();
+    if (!signals_) {
+        signals_ = std::make_unique<detail::SignalSet>(*this);
+        ++internal_watchers_;
+    }
+    return SignalId{signals_->add(signo, std::move(cb))};
+}
+
+bool EventLoop::remove_signal(SignalId id) {
+    assert_in_loop_thread();
+    return signals_ && id.value != 0 && signals_->remove(id.value);
+}
 
 // ---- running ----------------------------------------------------------------
 

@@ -40,6 +40,7 @@
 namespace reactor {
 
 namespace detail {
+class SignalSet;
 class TimerQueue;
 class Waker;
 }  // namespace detail
@@ -60,6 +61,13 @@ struct TimerId {
     friend bool operator==(TimerId, TimerId) = default;
 };
 
+/// Identifies a signal handler registered with EventLoop::on_signal.
+struct SignalId {
+    std::uint64_t value = 0;  ///< 0 is never a live handler
+    explicit operator bool() const noexcept { return value != 0; }
+    friend bool operator==(SignalId, SignalId) = default;
+};
+
 class EventLoop {
 public:
     using Clock = std::chrono::steady_clock;
@@ -69,6 +77,8 @@ public:
     /// Called with the ready events (a subset of the interest, plus Hangup
     /// and Error, which are always reported).
     using IoCallback = std::function<void(Events)>;
+    /// Called with the signal number.
+    using SignalCallback = std::function<void(int)>;
 
     /// Creates a loop owned by the calling thread, on the backend chosen as
     /// Poller::create() chooses (REACTOR_BACKEND, else the best available).
@@ -129,6 +139,22 @@ public:
     /// How many timers are pending.
     std::size_t timer_count() const noexcept;
 
+    // ---- signals ------------------------------------------------------------
+
+    /// Runs `cb` on the loop thread each time the process receives `signo`
+    /// (deliveries that arrive close together may be coalesced into one
+    /// call, as the kernel coalesces signals). Several handlers per signal
+    /// and per loop are allowed; they run in registration order. While any
+    /// handler is registered, the signal's previous disposition is replaced
+    /// (and restored when the last handler anywhere is removed). Works the
+    /// same on every backend (a self-pipe; src/signal_set.hpp says why not
+    /// signalfd). Throws std::system_error (invalid_argument) for SIGKILL,
+    /// SIGSTOP or an out-of-range number. Loop thread only.
+    SignalId on_signal(int signo, SignalCallback cb);
+    /// Removes a signal handler; false for a stale id. Safe inside any
+    /// callback, the handler's own included. Loop thread only.
+    bool remove_signal(SignalId id);
+
     // ---- running ------------------------------------------------------------
 
     /// Runs iterations until stop() is called. Loop thread only.
@@ -161,7 +187,7 @@ public:
     /// The poller backend in use: "epoll", "kqueue" or "poll".
     std::string_view backend() const noexcept { return poller_->name(); }
     /// How many fd watchers are live (the wake-up watcher excluded).
-    std::size_t watcher_count() const noexcept { return live_watchers_ - 1; }
+    std::size_t watcher_count() const noexcept { return live_watchers_ - internal_watchers_; }
     /// Iterations run so far.
     std::uint64_t iteration() const noexcept { return iteration_; }
 
@@ -192,6 +218,7 @@ private:
     std::vector<std::uint32_t> free_watchers_;
     std::vector<std::uint32_t> dead_watchers_;
     std::size_t live_watchers_ = 0;
+    std::size_t internal_watchers_ = 0;  // the waker's and the signal pipe's
     std::vector<PollEvent> ready_;
     Watcher& slot(std::uint32_t index) const;
     void reap();
@@ -207,6 +234,8 @@ private:
     std::vector<Callback> running_;
     bool wake_pending_ = false;
     bool stop_requested_ = false;  // guarded by mutex_
+
+    std::unique_ptr<detail::SignalSet> signals_;  // created by the first on_signal()
 };
 
 }  // namespace reactor
