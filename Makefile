@@ -52,9 +52,10 @@ TEST_LIB     := $(BUILD)/lib/libreactor_test.a
 # Examples: examples/NAME.cpp is one program; examples/NAME/*.cpp is one
 # program built from several files.
 EXAMPLE_SRCS := $(wildcard examples/*.cpp)
-EXAMPLE_DIRS := $(patsubst %/,%,$(dir $(wildcard examples/*/*.cpp)))
-EXAMPLES     := $(EXAMPLE_SRCS:examples/%.cpp=$(BUILD)/examples/%) \
-                $(sort $(EXAMPLE_DIRS:examples/%=$(BUILD)/examples/%))
+EXAMPLE_DIRS := $(sort $(patsubst %/,%,$(dir $(wildcard examples/*/*.cpp))))
+SINGLE_EXAMPLES := $(EXAMPLE_SRCS:examples/%.cpp=$(BUILD)/examples/%)
+MULTI_EXAMPLES  := $(EXAMPLE_DIRS:examples/%=$(BUILD)/examples/%)
+EXAMPLES     := $(SINGLE_EXAMPLES) $(MULTI_EXAMPLES)
 
 # Tests: tests/NAME_test.cpp is one suite; the other tests/*.cpp (the doctest
 # main and shared helpers) are linked into every suite.
@@ -98,13 +99,13 @@ $(BUILD)/testobj/%.o: %.cpp | $(DEPS_STAMP)
 	@mkdir -p $(@D)
 	$(CXX) $(CPPFLAGS) $(TEST_CPPFLAGS) -Itests $(CXXFLAGS) $(DEPFLAGS) -c -o $@ $<
 
-$(BUILD)/examples/%: examples/%.cpp $(STATIC_LIB)
+$(SINGLE_EXAMPLES): $(BUILD)/examples/%: examples/%.cpp $(STATIC_LIB)
 	@mkdir -p $(@D)
 	$(CXX) $(CPPFLAGS) $(CXXFLAGS) $(DEPFLAGS) -o $@ $< $(STATIC_LIB) $(LDFLAGS)
 
 # A multi-file example: every .cpp in examples/NAME/.
 .SECONDEXPANSION:
-$(BUILD)/examples/%: $$(wildcard examples/%/*.cpp) $$(wildcard examples/%/*.hpp) $(STATIC_LIB)
+$(MULTI_EXAMPLES): $(BUILD)/examples/%: $$(wildcard examples/%/*.cpp) $$(wildcard examples/%/*.hpp) $(STATIC_LIB)
 	@mkdir -p $(@D)
 	$(CXX) $(CPPFLAGS) $(CXXFLAGS) -o $@ $(filter %.cpp,$^) $(STATIC_LIB) $(LDFLAGS)
 

@@ -8,6 +8,9 @@
 
 #include <cassert>
 #include <csignal>
+#include <cstdlib>
+#include <cstring>
+#include <string>
 
 namespace reactor {
 
@@ -55,6 +58,9 @@ EventLoop::EventLoop(std::string_view backend)
       timers_(std::make_unique<detail::TimerQueue>()),
       waker_(std::make_unique<detail::Waker>()) {
     ignore_sigpipe_once();
+    if (const char* env = std::getenv("REACTOR_TRACE"); env != nullptr && std::strcmp(env, "1") == 0) {
+        trace_ = stderr;
+    }
     waker_watch_ = watch(waker_->read_fd(), Readable, [this](Events) { waker_->drain(); });
     internal_watchers_ = 1;
 }
@@ -214,6 +220,9 @@ void EventLoop::dispatch_io() {
         if (w.interest == NoEvents) continue;
         const Events events = ev.events & (w.interest | Hangup | Error);
         if (events == NoEvents) continue;
+        if (trace_ != nullptr) {
+            std::fprintf(trace_, "[reactor]   fd %d: %s\n", w.fd, to_string_events(events).c_str());
+        }
         w.cb(events);
     }
 }
@@ -281,28 +290,41 @@ void EventLoop::run_once(Duration max_wait) {
     ++iteration_;
     update_now();  // time may have passed between iterations (callbacks, caller)
     const int timeout = poll_timeout_ms(max_wait);
+    const TimePoint before_wait = now_;
     if (std::error_code ec = poller_->wait(ready_, timeout)) {
         // EBADF/EINVAL/ENOMEM from the wait itself: not a per-fd condition the
         // loop can repair; a caller can catch it and shut down cleanly.
         detail::throw_error(ec, "reactor: poller wait");
     }
     update_now();
+    if (trace_ != nullptr) {
+        const auto waited = std::chrono::duration<double, std::milli>(now_ - before_wait).count();
+        std::fprintf(trace_, "[reactor] iteration %llu: %s(timeout %d ms) -> %zu ready after %.3f ms\n",
+                     static_cast<unsigned long long>(iteration_), std::string(backend()).c_str(), timeout,
+                     ready_.size(), waited);
+    }
     dispatch_io();
     reap();
-    timers_->run_due(now_);
+    const std::size_t timers_ran = timers_->run_due(now_);
     reap();
-    run_posted();
+    const std::size_t posted_ran = run_posted();
     reap();
+    if (trace_ != nullptr && (timers_ran != 0 || posted_ran != 0)) {
+        std::fprintf(trace_, "[reactor]   timers run: %zu, posted functions run: %zu (timers pending: %zu)\n",
+                     timers_ran, posted_ran, timers_->size());
+    }
 }
 
-void EventLoop::run_posted() {
+std::size_t EventLoop::run_posted() {
     {
         std::lock_guard lock(mutex_);
         running_.swap(pending_);
         wake_pending_ = false;
     }
     for (auto& fn : running_) fn();
+    const std::size_t ran = running_.size();
     running_.clear();
+    return ran;
 }
 
 void EventLoop::post(Callback fn) {
