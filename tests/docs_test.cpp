@@ -1,0 +1,138 @@
+// tests/docs_test.cpp -- every listing in the docs is a compiled example.
+//
+// A listing in README.md or docs/*.md is announced by a comment line
+//
+//     <!-- listing: examples/hello_loop.cpp -->            (the whole file)
+//     <!-- listing: examples/echo_server.cpp#accept -->    (a marked region)
+//
+// followed by a fenced code block. The block must equal the file (or the
+// lines between "// [accept]" and "// [/accept]" in it, markers excluded),
+// so a listing cannot drift from the code that `make` compiles. The suite
+// runs from the repository's root, as `make test` runs it.
+#include <doctest/doctest.h>
+
+#include <dirent.h>
+
+#include <algorithm>
+#include <fstream>
+#include <sstream>
+#include <string>
+#include <vector>
+
+namespace {
+
+std::string read_text(const std::string& path) {
+    std::ifstream in(path);
+    std::ostringstream out;
+    out << in.rdbuf();
+    return out.str();
+}
+
+std::vector<std::string> markdown_files() {
+    std::vector<std::string> files{"README.md"};
+    if (DIR* dir = ::opendir("docs")) {
+        while (const dirent* e = ::readdir(dir)) {
+            const std::string name = e->d_name;
+            if (name.size() > 3 && name.compare(name.size() - 3, 3, ".md") == 0) files.push_back("docs/" + name);
+        }
+        ::closedir(dir);
+    }
+    std::sort(files.begin(), files.end());
+    return files;
+}
+
+// The text a listing reference stands for; empty with `error` set if the
+// file or region is missing.
+std::string expected_listing(const std::string& ref, std::string& error) {
+    const auto hash = ref.find('#');
+    const std::string path = ref.substr(0, hash);
+    const std::string text = read_text(path);
+    if (text.empty()) {
+        error = "missing or empty file " + path;
+        return {};
+    }
+    if (hash == std::string::npos) return text;
+    const std::string region = ref.substr(hash + 1);
+    const std::string open = "// [" + region + "]";
+    const std::string close = "// [/" + region + "]";
+    const auto a = text.find(open);
+    const auto b = text.find(close);
+    if (a == std::string::npos || b == std::string::npos || b < a) {
+        error = "region [" + region + "] not found in " + path;
+        return {};
+    }
+    const auto start = text.find('\n', a) + 1;
+    const auto end = text.rfind('\n', b) + 1;
+    std::string body = text.substr(start, end - start);
+    // A region is indented like the code around it; the listing is not.
+    std::size_t indent = std::string::npos;
+    std::istringstream lines(body);
+    for (std::string line; std::getline(lines, line);) {
+        if (line.find_first_not_of(' ') != std::string::npos) {
+            indent = std::min(indent, line.find_first_not_of(' '));
+        }
+    }
+    std::string out;
+    std::istringstream again(body);
+    for (std::string line; std::getline(again, line);) {
+        out += line.size() >= indent ? line.substr(indent) : std::string();
+        out += '\n';
+    }
+    return out;
+}
+
+struct Listing {
+    std::string doc;
+    std::string ref;
+    std::string text;
+};
+
+std::vector<Listing> listings_in(const std::string& doc) {
+    std::vector<Listing> out;
+    std::istringstream in(read_text(doc));
+    std::string line;
+    const std::string tag = "<!-- listing: ";
+    while (std::getline(in, line)) {
+        if (line.rfind(tag, 0) != 0) continue;
+        const auto end = line.find(" -->");
+        Listing l{doc, line.substr(tag.size(), end - tag.size()), {}};
+        std::string fence;
+        std::getline(in, fence);
+        REQUIRE_MESSAGE(fence.rfind("```", 0) == 0, doc << ": listing " << l.ref << " is not followed by a code fence");
+        while (std::getline(in, line) && line.rfind("```", 0) != 0) l.text += line + "\n";
+        out.push_back(l);
+    }
+    return out;
+}
+
+}  // namespace
+
+TEST_CASE("every listing in the docs equals the example it names") {
+    int checked = 0;
+    for (const std::string& doc : markdown_files()) {
+        for (const Listing& l : listings_in(doc)) {
+            std::string error;
+            const std::string want = expected_listing(l.ref, error);
+            INFO(l.doc << " -> " << l.ref);
+            CHECK_MESSAGE(error.empty(), error);
+            CHECK_MESSAGE(l.text == want, "the listing differs from the file; copy the file into the doc again");
+            ++checked;
+        }
+    }
+    // README.md shows at least the smallest program; a check that finds no
+    // listing at all would pass vacuously.
+    CHECK(checked >= 1);
+}
+
+TEST_CASE("every example a doc names exists") {
+    for (const std::string& doc : markdown_files()) {
+        const std::string text = read_text(doc);
+        for (std::size_t pos = text.find("examples/"); pos != std::string::npos; pos = text.find("examples/", pos + 1)) {
+            const auto end = text.find_first_of(" `)\n#,:;", pos);
+            const std::string path = text.substr(pos, end - pos);
+            if (path.size() < 14 || path.compare(path.size() - 4, 4, ".cpp") != 0) continue;
+            INFO(doc << " names " << path);
+            CHECK(!read_text(path).empty());
+        }
+    }
+}
