@@ -2,4 +2,5 @@
 #pragma once
 
 #include <reactor/event_loop.hpp>
+#include <reactor/event_loop_threads.hpp>
 #include <reactor/poller.hpp>
