@@ -22,8 +22,18 @@ TEST_CASE("a signal runs its handler on the loop thread") {
         ++calls;
     });
     CHECK(loop.watcher_count() == 0);  // the signal pipe is the loop's own
-    std::thread([] { ::kill(::getpid(), SIGUSR1); }).join();
+    // The kernel may deliver a process-directed signal to any thread; the
+    // sender stays alive (and busy in sleeps) until the handler ran, because
+    // ThreadSanitizer defers a thread's signals to its next intercepted call
+    // and would drop them if the thread exited first.
+    std::atomic<bool> handled{false};
+    std::thread sender([&] {
+        ::kill(::getpid(), SIGUSR1);
+        for (int i = 0; i < 10000 && !handled.load(); ++i) std::this_thread::sleep_for(std::chrono::milliseconds(1));
+    });
     CHECK(run_until(loop, [&] { return calls == 1; }));
+    handled = true;
+    sender.join();
     CHECK(ran_on == std::this_thread::get_id());
     CHECK(loop.remove_signal(id));
     CHECK_FALSE(loop.remove_signal(id));
