@@ -88,6 +88,12 @@ const EventLoop::Watcher* EventLoop::find(WatcherId id) const {
 WatcherId EventLoop::watch(int fd, Events interest, IoCallback cb, std::error_code& ec) {
     assert_in_loop_thread();
     interest &= Readable | Writable;
+    // Checked here because a NoEvents watcher reaches the poller only when
+    // its interest is first set, which would report the bad fd too late.
+    if (fd < 0) {
+        ec = std::make_error_code(std::errc::bad_file_descriptor);
+        return WatcherId{};
+    }
     std::uint32_t index;
     if (!free_watchers_.empty()) {
         index = free_watchers_.back();
@@ -209,7 +215,14 @@ void EventLoop::dispatch_io() {
         // Interest narrowed by an earlier callback: deliver only what is
         // still wanted (Hangup/Error only while something is wanted).
         if (w.interest == NoEvents) continue;
-        const Events events = ev.events & (w.interest | Hangup | Error);
+        Events events = ev.events;
+        // Readable promises "data or EOF can be read without blocking". A
+        // pipe whose writer has gone is reported by Linux as HUP alone
+        // (pipe_poll() sets POLLIN only while data is buffered), and macOS's
+        // poll() does the same for a socket whose peer closed; read() then
+        // returns 0 at once, so a watcher that wants Readable is told so.
+        if ((events & Hangup) != 0 && (w.interest & Readable) != 0) events |= Readable;
+        events &= w.interest | Hangup | Error;
         if (events == NoEvents) continue;
         w.cb(events);
     }

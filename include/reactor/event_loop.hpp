@@ -67,7 +67,9 @@ public:
     using Duration = Clock::duration;
     using Callback = std::function<void()>;
     /// Called with the ready events (a subset of the interest, plus Hangup
-    /// and Error, which are always reported).
+    /// and Error, which are always reported). A Hangup reported to a watcher
+    /// that wants Readable comes with Readable, since read() then returns
+    /// the rest of the data or EOF without blocking.
     using IoCallback = std::function<void(Events)>;
 
     /// Creates a loop owned by the calling thread, on the backend chosen as
@@ -85,8 +87,8 @@ public:
     /// again on every iteration until the condition is drained). `interest`
     /// may be NoEvents (registered but quiet). The fd stays owned by the
     /// caller, who must unwatch() before closing it. Fails (returns a null id
-    /// and sets `ec`) if the poller refuses the fd, e.g. EPERM for a regular
-    /// file on epoll. Loop thread only.
+    /// and sets `ec`) for a negative fd (EBADF) or if the poller refuses the
+    /// fd, e.g. EPERM for a regular file on epoll. Loop thread only.
     WatcherId watch(int fd, Events interest, IoCallback cb, std::error_code& ec);
     /// As above, but throws std::system_error on failure.
     WatcherId watch(int fd, Events interest, IoCallback cb);
