@@ -315,7 +315,11 @@ void EventLoop::stop() {
         std::lock_guard lock(mutex_);
         stop_requested_ = true;
     }
-    if (!in_loop_thread()) waker_->wake();
+    // Wake even on the loop thread: a stop() made there before run() would
+    // otherwise leave run()'s first iteration asleep in the poller with
+    // nothing to wake it. Inside a callback the extra wake-up costs one
+    // iteration that does not wait.
+    waker_->wake();
 }
 
 void EventLoop::run() {

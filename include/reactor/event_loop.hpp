@@ -138,9 +138,9 @@ public:
     /// Runs one iteration, waiting at most `max_wait` for something to
     /// happen (Duration::max(): only as long as the next timer, or forever).
     void run_once(Duration max_wait = Duration::max());
-    /// Makes run() return after the current iteration. Any thread; from
-    /// another thread it wakes the loop. A stop() before run() makes the
-    /// next run() return after one iteration.
+    /// Makes run() return after the current iteration. Any thread; it wakes
+    /// the loop if it is waiting in the poller. A stop() before run() makes
+    /// the next run() return after one iteration, which does not wait.
     void stop();
 
     /// Runs `fn` on the loop thread, in a later iteration, in posting order.
