@@ -723,3 +723,32 @@ TEST_CASE("in_loop_thread() is true on the loop's thread only") {
     other.join();
     CHECK_FALSE(elsewhere);
 }
+
+TEST_CASE("state captured by a callback may call into the loop while the loop destroys it") {
+    // A connection's destructor typically cancels its idle timer and
+    // unwatches its fd; when the loop dies with the connection still held
+    // by a callback, that destructor runs inside ~EventLoop.
+    struct Closer {
+        EventLoop* loop;
+        TimerId timer;
+        WatcherId watcher;
+        bool* cancelled;
+        ~Closer() {
+            *cancelled = loop->cancel(timer);
+            loop->unwatch(watcher);
+        }
+    };
+    auto [r, w] = make_pipe();
+    bool cancelled = false;
+    bool timer_ran = false;
+    {
+        EventLoop loop;
+        const TimerId timer = loop.run_after(std::chrono::hours(1), [&] { timer_ran = true; });
+        const WatcherId other = loop.watch(w.get(), NoEvents, [](Events) {});
+        auto closer = std::shared_ptr<Closer>(new Closer{&loop, timer, other, &cancelled});
+        loop.watch(r.get(), Readable, [closer](Events) {});
+    }
+    CHECK_FALSE(timer_ran);
+    // Watchers' callbacks die before timers', so the timer was still pending.
+    CHECK(cancelled);
+}

@@ -419,3 +419,25 @@ TEST_CASE("a million timers scheduled and cancelled leave nothing pending") {
     CHECK(ran == 0);
     CHECK(loop.timer_count() == 0);
 }
+
+TEST_CASE("destroying the loop destroys pending timers' callbacks without calling them") {
+    struct CancelsOnDeath {
+        EventLoop* loop;
+        TimerId other;
+        ~CancelsOnDeath() { loop->cancel(other); }  // must be safe in ~EventLoop
+    };
+    auto state = std::make_shared<int>(0);
+    const std::weak_ptr<int> watch_state = state;
+    int ran = 0;
+    {
+        EventLoop loop;
+        const TimerId first = loop.run_after(std::chrono::hours(1), [&ran, state] { ++ran; });
+        auto dying = std::shared_ptr<CancelsOnDeath>(new CancelsOnDeath{&loop, first});
+        loop.run_every(std::chrono::hours(1), [&ran, dying] { ++ran; });
+        loop.run_after(std::chrono::hours(2), [&ran, dying] { ++ran; });
+        state.reset();
+        CHECK(loop.timer_count() == 3);
+    }
+    CHECK(ran == 0);
+    CHECK(watch_state.expired());
+}

@@ -22,7 +22,9 @@
 // Ownership: callbacks are moved into the loop and destroyed when their
 // watcher or timer is removed (or, for a one-shot timer, after it ran).
 // Destroying the loop destroys every callback it still holds without calling
-// it; fds are never closed by the loop.
+// it (watchers', then timers', then posted functions'), while the loop is
+// still whole, so state a callback captured may unwatch() and cancel() as it
+// dies; fds are never closed by the loop.
 #pragma once
 
 #include <reactor/poller.hpp>
