@@ -69,6 +69,22 @@ EventLoop::~EventLoop() {
     signals_.reset();
     unwatch(waker_watch_);
     // Callbacks are destroyed without being called; fds belong to their owners.
+    // They are destroyed here, while every part of the loop still exists,
+    // because what a callback captured may call back into the loop as it
+    // dies (a connection's destructor cancels its idle timer and unwatches
+    // its fd). Watchers go first, then timers, then posted functions; the
+    // member destructors then find nothing left to destroy.
+    for (std::uint32_t index = 0; index < watcher_slots_; ++index) {
+        const Watcher& w = slot(index);
+        if (w.live) unwatch(WatcherId{make_token(index, w.generation)});
+    }
+    reap();
+    timers_->clear();
+    std::vector<Callback> posted;
+    {
+        std::lock_guard lock(mutex_);
+        posted.swap(pending_);
+    }
 }
 
 void EventLoop::assert_in_loop_thread() const noexcept {
@@ -97,6 +113,12 @@ const EventLoop::Watcher* EventLoop::find(WatcherId id) const {
 WatcherId EventLoop::watch(int fd, Events interest, IoCallback cb, std::error_code& ec) {
     assert_in_loop_thread();
     interest &= Readable | Writable;
+    // Checked here because a NoEvents watcher reaches the poller only when
+    // its interest is first set, which would report the bad fd too late.
+    if (fd < 0) {
+        ec = std::make_error_code(std::errc::bad_file_descriptor);
+        return WatcherId{};
+    }
     std::uint32_t index;
     if (!free_watchers_.empty()) {
         index = free_watchers_.back();
@@ -218,7 +240,14 @@ void EventLoop::dispatch_io() {
         // Interest narrowed by an earlier callback: deliver only what is
         // still wanted (Hangup/Error only while something is wanted).
         if (w.interest == NoEvents) continue;
-        const Events events = ev.events & (w.interest | Hangup | Error);
+        Events events = ev.events;
+        // Readable promises "data or EOF can be read without blocking". A
+        // pipe whose writer has gone is reported by Linux as HUP alone
+        // (pipe_poll() sets POLLIN only while data is buffered), and macOS's
+        // poll() does the same for a socket whose peer closed; read() then
+        // returns 0 at once, so a watcher that wants Readable is told so.
+        if ((events & Hangup) != 0 && (w.interest & Readable) != 0) events |= Readable;
+        events &= w.interest | Hangup | Error;
         if (events == NoEvents) continue;
         if (trace_ != nullptr) {
             std::fprintf(trace_, "[reactor]   fd %d: %s\n", w.fd, to_string_events(events).c_str());
@@ -343,7 +372,11 @@ void EventLoop::stop() {
         std::lock_guard lock(mutex_);
         stop_requested_ = true;
     }
-    if (!in_loop_thread()) waker_->wake();
+    // Wake even on the loop thread: a stop() made there before run() would
+    // otherwise leave run()'s first iteration asleep in the poller with
+    // nothing to wake it. Inside a callback the extra wake-up costs one
+    // iteration that does not wait.
+    waker_->wake();
 }
 
 void EventLoop::run() {

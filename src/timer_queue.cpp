@@ -31,7 +31,7 @@ bool TimerQueue::cancel(std::uint64_t id) {
         // A repeating timer cancelled from its own callback (or from another
         // callback it triggered): run_due sees the new generation and drops it.
         --running_repeating_;
-        ++s.generation;
+        if (++s.generation == 0) s.generation = 1;  // ids are never 0
         s.pos = kNotQueued;
         return true;
     }
@@ -39,6 +39,18 @@ bool TimerQueue::cancel(std::uint64_t id) {
     s.cb = nullptr;
     free_slot(slot);
     return true;
+}
+
+void TimerQueue::clear() {
+    std::vector<Callback> dying;
+    dying.reserve(heap_.size());
+    while (!heap_.empty()) {
+        const std::uint32_t slot = heap_.back().slot;
+        heap_.pop_back();  // the last entry: the rest is still a heap
+        dying.push_back(std::move(slots_[slot].cb));
+        free_slot(slot);
+    }
+    dying.clear();  // outside the queue's own state, which is consistent again
 }
 
 void TimerQueue::free_slot(std::uint32_t slot) {

@@ -62,6 +62,11 @@ public:
 
     std::size_t size() const noexcept { return heap_.size() + running_repeating_; }
 
+    /// Destroys every pending timer's callback without calling it. Their
+    /// ids go stale first, so a callback's captured state may cancel (a
+    /// no-op) or add timers as it dies. Not from inside run_due().
+    void clear();
+
 private:
     static constexpr std::uint32_t kNotQueued = UINT32_MAX;
     static constexpr std::uint32_t kRunning = UINT32_MAX - 1;

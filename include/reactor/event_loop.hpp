@@ -22,7 +22,9 @@
 // Ownership: callbacks are moved into the loop and destroyed when their
 // watcher or timer is removed (or, for a one-shot timer, after it ran).
 // Destroying the loop destroys every callback it still holds without calling
-// it; fds are never closed by the loop.
+// it (watchers', then timers', then posted functions'), while the loop is
+// still whole, so state a callback captured may unwatch() and cancel() as it
+// dies; fds are never closed by the loop.
 #pragma once
 
 #include <reactor/poller.hpp>
@@ -76,7 +78,9 @@ public:
     using Duration = Clock::duration;
     using Callback = std::function<void()>;
     /// Called with the ready events (a subset of the interest, plus Hangup
-    /// and Error, which are always reported).
+    /// and Error, which are always reported). A Hangup reported to a watcher
+    /// that wants Readable comes with Readable, since read() then returns
+    /// the rest of the data or EOF without blocking.
     using IoCallback = std::function<void(Events)>;
     /// Called with the signal number.
     using SignalCallback = std::function<void(int)>;
@@ -96,8 +100,8 @@ public:
     /// again on every iteration until the condition is drained). `interest`
     /// may be NoEvents (registered but quiet). The fd stays owned by the
     /// caller, who must unwatch() before closing it. Fails (returns a null id
-    /// and sets `ec`) if the poller refuses the fd, e.g. EPERM for a regular
-    /// file on epoll. Loop thread only.
+    /// and sets `ec`) for a negative fd (EBADF) or if the poller refuses the
+    /// fd, e.g. EPERM for a regular file on epoll. Loop thread only.
     WatcherId watch(int fd, Events interest, IoCallback cb, std::error_code& ec);
     /// As above, but throws std::system_error on failure.
     WatcherId watch(int fd, Events interest, IoCallback cb);
@@ -163,9 +167,9 @@ public:
     /// Runs one iteration, waiting at most `max_wait` for something to
     /// happen (Duration::max(): only as long as the next timer, or forever).
     void run_once(Duration max_wait = Duration::max());
-    /// Makes run() return after the current iteration. Any thread; from
-    /// another thread it wakes the loop. A stop() before run() makes the
-    /// next run() return after one iteration.
+    /// Makes run() return after the current iteration. Any thread; it wakes
+    /// the loop if it is waiting in the poller. A stop() before run() makes
+    /// the next run() return after one iteration, which does not wait.
     void stop();
 
     /// Runs `fn` on the loop thread, in a later iteration, in posting order.
