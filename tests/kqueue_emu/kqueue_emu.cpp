@@ -55,6 +55,7 @@
 #include <memory>
 #include <mutex>
 #include <unordered_map>
+#include <utility>
 #include <vector>
 
 namespace {
@@ -87,6 +88,11 @@ struct Queue {
     std::unordered_map<int, Watched> fds;
     std::uint32_t next_generation = 0;
     int regular_files = 0;  // entries of Kind::Regular, always ready
+    // EV_CLEAR events that found no room in the caller's list, with the
+    // generation of their registration: epoll will not report that edge
+    // again, so they are returned first by the next wait. (A level-triggered
+    // filter needs no such care: epoll reports it again.)
+    std::vector<std::pair<std::uint32_t, struct kevent>> overflow;
 };
 
 std::mutex g_queues_mu;
@@ -271,15 +277,39 @@ bool send_side_shut(int fd, Kind kind) {
     return shut;
 }
 
-void emit(struct kevent* events, int& out, int fd, short filter, const Filter& f, bool eof,
-          unsigned int fflags, std::int64_t data) {
-    struct kevent& k = events[out++];
+// Writes one kevent to the caller's list, or keeps it for the next wait if
+// the list is full and the filter is edge-triggered.
+void emit(Queue& q, const Watched& w, struct kevent* events, int nevents, int& out, int fd,
+          short filter, const Filter& f, bool eof, unsigned int fflags, std::int64_t data) {
+    struct kevent k {};
     k.ident = static_cast<uintptr_t>(fd);
     k.filter = filter;
     k.flags = static_cast<unsigned short>((f.clear ? EV_CLEAR : 0) | (eof ? EV_EOF : 0));
     k.fflags = fflags;
     k.data = data;
     k.udata = f.udata;
+    if (out < nevents) {
+        events[out++] = k;
+    } else if (f.clear) {
+        q.overflow.emplace_back(w.generation, k);
+    }
+}
+
+// Returns the kept EV_CLEAR events whose filter is still there and enabled.
+void report_overflow(Queue& q, struct kevent* events, int nevents, int& out) {
+    std::vector<std::pair<std::uint32_t, struct kevent>> kept;
+    for (const auto& [generation, k] : q.overflow) {
+        auto it = q.fds.find(static_cast<int>(k.ident));
+        if (it == q.fds.end() || it->second.generation != generation) continue;
+        const Filter& f = k.filter == EVFILT_READ ? it->second.read : it->second.write;
+        if (!f.present || !f.enabled || !f.clear) continue;
+        if (out < nevents) {
+            events[out++] = k;
+        } else {
+            kept.emplace_back(generation, k);
+        }
+    }
+    q.overflow.swap(kept);
 }
 
 // Turns one epoll event into kevents, one per enabled filter it makes ready.
@@ -298,17 +328,15 @@ void report(Queue& q, const epoll_event& e, struct kevent* events, int nevents, 
     }
     const std::uint32_t r = e.events;
     const bool error_pending = (r & EPOLLERR) != 0 && is_socket(w.kind);
-    if (w.read.present && w.read.enabled && (r & (EPOLLIN | EPOLLRDHUP | EPOLLHUP | EPOLLERR)) != 0 &&
-        out < nevents) {
+    if (w.read.present && w.read.enabled && (r & (EPOLLIN | EPOLLRDHUP | EPOLLHUP | EPOLLERR)) != 0) {
         const bool eof = (r & (EPOLLRDHUP | EPOLLHUP)) != 0;
-        emit(events, out, fd, EVFILT_READ, w.read, eof,
+        emit(q, w, events, nevents, out, fd, EVFILT_READ, w.read, eof,
              eof && error_pending ? KQUEUE_EMU_PENDING_ERROR : 0, readable_bytes(fd, w.kind));
     }
-    if (w.write.present && w.write.enabled && (r & (EPOLLOUT | EPOLLHUP | EPOLLERR)) != 0 &&
-        out < nevents) {
+    if (w.write.present && w.write.enabled && (r & (EPOLLOUT | EPOLLHUP | EPOLLERR)) != 0) {
         const bool eof = (r & EPOLLHUP) != 0 || ((r & EPOLLERR) != 0 && !is_socket(w.kind)) ||
                          send_side_shut(fd, w.kind);
-        emit(events, out, fd, EVFILT_WRITE, w.write, eof,
+        emit(q, w, events, nevents, out, fd, EVFILT_WRITE, w.write, eof,
              eof && error_pending ? KQUEUE_EMU_PENDING_ERROR : 0, writable_space(fd, w.kind));
     }
 }
@@ -318,10 +346,11 @@ void report_regular_files(Queue& q, struct kevent* events, int nevents, int& out
     for (auto& [fd, w] : q.fds) {
         if (w.kind != Kind::Regular) continue;
         if (w.read.present && w.read.enabled && out < nevents) {
-            emit(events, out, fd, EVFILT_READ, w.read, false, 0, readable_bytes(fd, w.kind));
+            emit(q, w, events, nevents, out, fd, EVFILT_READ, w.read, false, 0,
+                 readable_bytes(fd, w.kind));
         }
         if (w.write.present && w.write.enabled && out < nevents) {
-            emit(events, out, fd, EVFILT_WRITE, w.write, false, 0, 1);
+            emit(q, w, events, nevents, out, fd, EVFILT_WRITE, w.write, false, 0, 1);
         }
     }
 }
@@ -334,8 +363,7 @@ int wait_for_events(Queue& q, int epfd, struct kevent* events, int nevents,
         forever ? Clock::time_point::max()
                 : Clock::now() + std::chrono::seconds(timeout->tv_sec) +
                       std::chrono::nanoseconds(timeout->tv_nsec);
-    // Each epoll event may become two kevents: ask for half as many.
-    std::vector<epoll_event> ready(static_cast<std::size_t>(std::clamp(nevents / 2, 1, 1024)));
+    std::vector<epoll_event> ready(static_cast<std::size_t>(std::min(nevents, 1024)));
     int out = 0;
     for (;;) {
         int ms = -1;
@@ -345,14 +373,18 @@ int wait_for_events(Queue& q, int epfd, struct kevent* events, int nevents,
         }
         {
             std::lock_guard<std::mutex> lock(q.mu);
+            if (!q.overflow.empty()) report_overflow(q, events, nevents, out);
             if (q.regular_files > 0) report_regular_files(q, events, nevents, out);
         }
+        if (out == nevents) return out;
         if (out > 0) ms = 0;
-        const int n = ::epoll_wait(epfd, ready.data(), static_cast<int>(ready.size()), ms);
+        // An epoll event becomes one or two kevents: ask for no more events
+        // than there is room for.
+        const int n = ::epoll_wait(epfd, ready.data(), std::min(nevents - out, 1024), ms);
         if (n < 0) return out > 0 ? out : -1;  // errno is epoll_wait's (EINTR, ...)
         {
             std::lock_guard<std::mutex> lock(q.mu);
-            for (int i = 0; i < n && out < nevents; ++i) report(q, ready[static_cast<std::size_t>(i)], events, nevents, out);
+            for (int i = 0; i < n; ++i) report(q, ready[static_cast<std::size_t>(i)], events, nevents, out);
         }
         // Events that all belonged to stale registrations wake us without
         // anything to report: wait again for the rest of the timeout.
