@@ -31,7 +31,7 @@ Fd make_kqueue() {
 
 struct kevent change(int fd, short filter, unsigned short flags, void* udata = nullptr) {
     struct kevent k {};
-    EV_SET(&k, fd, filter, flags, 0, 0, udata);
+    EV_SET(&k, static_cast<uintptr_t>(fd), filter, flags, 0, 0, udata);
     return k;
 }
 
@@ -282,7 +282,7 @@ TEST_CASE("kevent: EV_EOF per direction, with the pending error in fflags") {
         REQUIRE(::getsockopt(a.get(), SOL_SOCKET, SO_ERROR, &err, &len) == 0);
         CHECK(err == ECONNRESET);
     }
-    SUBCASE("pipes: EOF on the read end when the writer closes, on the write end when the reader does") {
+    SUBCASE("pipes: EOF on the read end when the writer goes, on the write end when the reader does") {
         auto [r1, w1] = reactor::test::make_pipe();
         w1.reset();
         REQUIRE(apply(kq.get(), change(r1.get(), EVFILT_READ, EV_ADD)) == 0);

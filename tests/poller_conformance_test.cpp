@@ -342,7 +342,8 @@ TEST_CASE("conformance: peer resets (TCP, SO_LINGER 0)") {
         b.reset();
         REQUIRE_FALSE(p->add(a.get(), Readable, kToken));
         // kqueue: EV_EOF with fflags = ECONNRESET on the read filter alone.
-        check_reports(*p, kToken, {Readable | Hangup | Error, Readable | Error, Readable | Hangup | Error});
+        check_reports(*p, kToken,
+                      {Readable | Hangup | Error, Readable | Error, Readable | Hangup | Error});
         CHECK(pending_socket_error(a.get()) == ECONNRESET);
         REQUIRE_FALSE(p->remove(a.get()));
     }
@@ -416,7 +417,8 @@ TEST_CASE("conformance: connect refused") {
     SUBCASE("write interest (waiting for the connection)") {
         Fd s = connect_refused();
         REQUIRE_FALSE(p->add(s.get(), Writable, kToken));
-        check_reports(*p, kToken, {Writable | Hangup | Error, Writable | Error, Writable | Hangup | Error});
+        check_reports(*p, kToken,
+                      {Writable | Hangup | Error, Writable | Error, Writable | Hangup | Error});
         CHECK(pending_socket_error(s.get()) == ECONNREFUSED);
         REQUIRE_FALSE(p->remove(s.get()));
     }

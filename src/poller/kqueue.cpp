@@ -13,12 +13,13 @@
 // into one PollEvent (STYLE.md, habit 2). Level-triggered (no EV_CLEAR).
 //
 // Translation:
-//   EVFILT_READ                 -> Readable (EV_EOF too: read() then says 0)
-//   EVFILT_WRITE                -> Writable
-//   EV_EOF on both filters      -> Hangup: reading is over and writing is too,
-//                                  as when epoll reports EPOLLHUP
-//   EV_EOF with fflags != 0     -> Error (fflags is the socket's so_error)
-//   EV_ERROR on a returned entry-> Error
+//   EVFILT_READ                   -> Readable (with EV_EOF too: read() says 0
+//                                    once the remaining bytes are read)
+//   EVFILT_WRITE                  -> Writable
+//   EV_EOF on both filters        -> Hangup: reading is over and writing is
+//                                    too, as when epoll reports EPOLLHUP
+//   EV_EOF with fflags != 0       -> Error (fflags is the socket's so_error)
+//   EV_ERROR on a returned entry  -> Error
 // kqueue tells EOF per direction, so with a single filter registered there
 // is never a Hangup; docs/backends.md has the table of what each backend
 // reports where.
@@ -49,9 +50,11 @@ namespace {
 
 enum class FilterState : std::uint8_t { Absent, Enabled, Disabled };
 
-// What this poller knows about one fd. The last four fields are scratch for
-// wait(): `wait_number` says which wait last saw the fd, and then `position`
-// is its entry in the output and the eof flags say which filters reported EOF.
+// What this poller knows about one fd. Invariant: `registered` exactly when
+// at least one filter is not Absent, and then the kernel holds that filter
+// (until the fd is closed). The last four fields are scratch for wait():
+// `wait_number` says which wait last saw the fd, and then `position` is its
+// entry in the output and the eof flags say which filters reported EOF.
 struct Slot {
     bool registered = false;
     FilterState read = FilterState::Absent;
@@ -89,8 +92,9 @@ public:
         if (fd < 0) return std::make_error_code(std::errc::bad_file_descriptor);
         interest &= Readable | Writable;
         if (interest == NoEvents) return std::make_error_code(std::errc::invalid_argument);
-        if (static_cast<std::size_t>(fd) >= slots_.size()) slots_.resize(static_cast<std::size_t>(fd) + 1);
-        Slot& s = slots_[static_cast<std::size_t>(fd)];
+        const auto index = static_cast<std::size_t>(fd);
+        if (index >= slots_.size()) slots_.resize(index + 1);
+        Slot& s = slots_[index];
         if (s.registered) return std::make_error_code(std::errc::file_exists);
 
         std::array<Change, 2> changes{};
@@ -137,8 +141,8 @@ public:
             if (wanted && state != FilterState::Enabled) {
                 // EV_ADD creates an absent filter and updates an existing
                 // one; EV_ENABLE is still needed for a disabled one, because
-                // re-adding leaves a disabled knote disabled (seen on macOS:
-                // andrewjstone/amy#13; FreeBSD's kqueue_register agrees).
+                // re-adding alone was seen to leave a disabled knote
+                // disabled on macOS (andrewjstone/amy#13).
                 changes[n] = {filter, static_cast<unsigned short>(EV_ADD | EV_ENABLE)};
                 next[n] = FilterState::Enabled;
             } else if (!wanted && state == FilterState::Enabled) {
@@ -182,10 +186,9 @@ public:
         const std::array<int, 2> errors = submit(fd, changes, n);
         std::error_code first;
         for (std::size_t i = 0; i < n; ++i) {
-            // Closing an fd removes its filters (kqueue(2): "Calling close()
-            // on a file descriptor will remove any kevents that reference
-            // the descriptor"). Deleting them afterwards fails with EBADF, or
-            // ENOENT if the number was reused: either way they are gone.
+            // Closing an fd removes every kevent that references it
+            // (kqueue(2)), so deleting them afterwards fails with EBADF, or
+            // with ENOENT if the number was reused: either way they are gone.
             if (errors[i] == 0 || errors[i] == EBADF || errors[i] == ENOENT) {
                 *states[i] = FilterState::Absent;
             } else if (!first) {
@@ -205,7 +208,8 @@ public:
             ts.tv_nsec = static_cast<long>(timeout_ms % 1000) * 1000000L;
             timeout = &ts;
         }
-        const int n = ::kevent(kq_, nullptr, 0, events_.data(), static_cast<int>(events_.size()), timeout);
+        const int n =
+            ::kevent(kq_, nullptr, 0, events_.data(), static_cast<int>(events_.size()), timeout);
         if (n < 0) return errno == EINTR ? std::error_code{} : last_error();
 
         ++wait_number_;
@@ -271,15 +275,17 @@ private:
         std::array<struct kevent, 2> list{};
         std::array<struct kevent, 2> receipts{};
         for (std::size_t i = 0; i < count; ++i) {
-            EV_SET(&list[i], static_cast<uintptr_t>(fd), changes[i].filter,
-                   changes[i].flags | EV_RECEIPT, 0, 0, 0);
+            // Typed exactly: FreeBSD's EV_SET is a braced initializer, where
+            // an int would be a narrowing error.
+            const auto flags = static_cast<unsigned short>(changes[i].flags | EV_RECEIPT);
+            EV_SET(&list[i], static_cast<uintptr_t>(fd), changes[i].filter, flags, 0, 0, 0);
         }
         const struct timespec no_wait {};
         const int n = ::kevent(kq_, list.data(), static_cast<int>(count), receipts.data(),
                                static_cast<int>(count), &no_wait);
         if (n < 0) {
-            // kqueue(2) on EINTR: "All changes contained in the changelist
-            // are applied before returning this error."
+            // kqueue(2), ERRORS: when kevent() fails with EINTR, the changes
+            // in the change list have already been applied.
             if (errno == EINTR) return errors;
             for (std::size_t i = 0; i < count; ++i) errors[i] = errno;
             return errors;

@@ -62,7 +62,9 @@ namespace {
 
 enum class Kind { Other, Regular, Pipe, TcpStream, UnixStream, OtherSocket };
 
-bool is_socket(Kind k) { return k == Kind::TcpStream || k == Kind::UnixStream || k == Kind::OtherSocket; }
+bool is_socket(Kind k) {
+    return k == Kind::TcpStream || k == Kind::UnixStream || k == Kind::OtherSocket;
+}
 
 struct Filter {
     bool present = false;
@@ -160,7 +162,9 @@ int sync_epoll(int epfd, int fd, Watched& w) {
     epoll_event ev{};
     ev.events = want;
     ev.data.u64 = (std::uint64_t{w.generation} << 32) | static_cast<std::uint32_t>(fd);
-    const int op = want == 0 ? EPOLL_CTL_DEL : (w.epoll_events == 0 ? EPOLL_CTL_ADD : EPOLL_CTL_MOD);
+    const int op = want == 0              ? EPOLL_CTL_DEL
+                   : w.epoll_events == 0 ? EPOLL_CTL_ADD
+                                         : EPOLL_CTL_MOD;
     if (::epoll_ctl(epfd, op, fd, &ev) != 0 && op != EPOLL_CTL_DEL) return errno;
     w.epoll_events = want;
     return 0;
@@ -328,7 +332,8 @@ void report(Queue& q, const epoll_event& e, struct kevent* events, int nevents, 
     }
     const std::uint32_t r = e.events;
     const bool error_pending = (r & EPOLLERR) != 0 && is_socket(w.kind);
-    if (w.read.present && w.read.enabled && (r & (EPOLLIN | EPOLLRDHUP | EPOLLHUP | EPOLLERR)) != 0) {
+    const std::uint32_t wakes_reader = EPOLLIN | EPOLLRDHUP | EPOLLHUP | EPOLLERR;
+    if (w.read.present && w.read.enabled && (r & wakes_reader) != 0) {
         const bool eof = (r & (EPOLLRDHUP | EPOLLHUP)) != 0;
         emit(q, w, events, nevents, out, fd, EVFILT_READ, w.read, eof,
              eof && error_pending ? KQUEUE_EMU_PENDING_ERROR : 0, readable_bytes(fd, w.kind));
@@ -384,7 +389,9 @@ int wait_for_events(Queue& q, int epfd, struct kevent* events, int nevents,
         if (n < 0) return out > 0 ? out : -1;  // errno is epoll_wait's (EINTR, ...)
         {
             std::lock_guard<std::mutex> lock(q.mu);
-            for (int i = 0; i < n; ++i) report(q, ready[static_cast<std::size_t>(i)], events, nevents, out);
+            for (int i = 0; i < n; ++i) {
+                report(q, ready[static_cast<std::size_t>(i)], events, nevents, out);
+            }
         }
         // Events that all belonged to stale registrations wake us without
         // anything to report: wait again for the rest of the timeout.

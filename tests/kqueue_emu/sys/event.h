@@ -71,15 +71,19 @@ struct kevent {
     void* udata;           /* opaque, returned as given */
 };
 
-#define EV_SET(kevp, a, b, c, d, e, f)            \
-    do {                                          \
-        struct kevent* kev_set_p_ = (kevp);       \
-        kev_set_p_->ident = (uintptr_t)(a);       \
-        kev_set_p_->filter = (short)(b);          \
-        kev_set_p_->flags = (unsigned short)(c);  \
-        kev_set_p_->fflags = (unsigned int)(d);   \
-        kev_set_p_->data = (int64_t)(e);          \
-        kev_set_p_->udata = (void*)(f);           \
+/* The shape of FreeBSD's macro (a compound literal with designated
+ * initializers), so that C++ code that would not compile there, e.g. an int
+ * narrowed into `flags` inside the braces, does not compile here either. */
+#define EV_SET(kevp, a, b, c, d, e, f)  \
+    do {                                \
+        *(kevp) = (struct kevent){      \
+            .ident = (a),               \
+            .filter = (b),              \
+            .flags = (c),               \
+            .fflags = (d),              \
+            .data = (e),                \
+            .udata = (f),               \
+        };                              \
     } while (0)
 
 #ifdef __cplusplus
