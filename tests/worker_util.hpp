@@ -1,0 +1,34 @@
+// tests/worker_util.hpp -- helpers for the suites that use the worker pool.
+#pragma once
+
+#include <chrono>
+#include <condition_variable>
+#include <mutex>
+
+namespace reactor::test {
+
+/// A one-way gate: pool work waits at it until the test opens it. Every
+/// wait is bounded, so a test that forgets to open it fails instead of
+/// hanging (the waiting work returns false).
+class Gate {
+public:
+    void open() {
+        {
+            std::lock_guard lock(mutex_);
+            open_ = true;
+        }
+        cv_.notify_all();
+    }
+    /// Waits until open() or `limit`; returns whether the gate opened.
+    bool wait(std::chrono::milliseconds limit = std::chrono::seconds(10)) {
+        std::unique_lock lock(mutex_);
+        return cv_.wait_for(lock, limit, [&] { return open_; });
+    }
+
+private:
+    std::mutex mutex_;
+    std::condition_variable cv_;
+    bool open_ = false;
+};
+
+}  // namespace reactor::test
