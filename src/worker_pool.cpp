@@ -27,7 +27,9 @@ public:
 // Ids are process-wide so that an id can never name a task of another pool.
 std::atomic<std::uint64_t> next_work_id{1};
 
-std::size_t clamp_size(std::size_t n) { return std::clamp<std::size_t>(n, 1, WorkerPool::kMaxSize); }
+std::size_t clamp_size(std::size_t n) {
+    return std::clamp<std::size_t>(n, 1, WorkerPool::kMaxSize);
+}
 
 void write_stderr(const std::string& line) noexcept {
     // One fputs of the whole line, so lines from several threads do not mix.
@@ -137,7 +139,8 @@ std::size_t WorkerPool::queued() const {
 
 // ---- submitting and cancelling ----------------------------------------------
 
-WorkId WorkerPool::submit(std::function<void()> run, std::function<void()> canceled, WorkKind kind) {
+WorkId WorkerPool::submit(std::function<void()> run, std::function<void()> canceled,
+                          WorkKind kind) {
     std::unique_lock lock(mutex_);
     if (stopping_) {
         lock.unlock();

@@ -405,7 +405,8 @@ TEST_CASE("work may queue more work; set_worker_pool refuses to switch with work
     loop.queue_work([] { return 1; },
                     [&](std::error_code, int) {
                         stage = 1;
-                        loop.queue_work([] { return 2; }, [&](std::error_code, int v) { stage = v; });
+                        loop.queue_work([] { return 2; },
+                                        [&](std::error_code, int v) { stage = v; });
                     });
     CHECK_THROWS_AS(loop.set_worker_pool(other), std::system_error);
     loop.set_worker_pool(pool);  // the same pool: allowed
