@@ -100,8 +100,10 @@ std::error_code write(EventLoop& loop, const std::string& path, const std::strin
     return await_done(loop, [&](auto cb) { fs::write_file(loop, path, data, options, cb); });
 }
 
-std::pair<std::error_code, std::vector<std::string>> list(EventLoop& loop, const std::string& path) {
-    return await_value<std::vector<std::string>>(loop, [&](auto cb) { fs::list_dir(loop, path, cb); });
+using Names = std::vector<std::string>;
+
+std::pair<std::error_code, Names> list(EventLoop& loop, const std::string& path) {
+    return await_value<Names>(loop, [&](auto cb) { fs::list_dir(loop, path, cb); });
 }
 
 std::pair<std::error_code, fs::FileStatus> stat(EventLoop& loop, const std::string& path) {

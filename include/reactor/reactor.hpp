@@ -2,4 +2,7 @@
 #pragma once
 
 #include <reactor/event_loop.hpp>
+#include <reactor/fs.hpp>
 #include <reactor/poller.hpp>
+#include <reactor/resolve.hpp>
+#include <reactor/worker_pool.hpp>
