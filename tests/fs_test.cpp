@@ -411,3 +411,22 @@ TEST_CASE("an fs call cancelled before it starts reports operation_canceled") {
     gate.open();
     REQUIRE(run_until(loop, [&] { return unblocked; }));
 }
+
+// ---- the example ----------------------------------------------------------------
+
+TEST_CASE("examples/read_file prints 'Doing other things...' first, then the byte count") {
+    TempDir dir;
+    put(dir / "seven", "7 bytes");
+    const std::string program = example_path("read_file");
+    auto [out, status] = run_command(program + " " + (dir / "seven") + " 2>&1");
+    CHECK(status == 0);
+    CHECK(out == "Doing other things...\nFile content ready! (7 bytes)\n");
+
+    auto [err, status1] = run_command(program + " " + (dir / "nope") + " 2>&1 >/dev/null");
+    CHECK(status1 == 1);
+    CHECK(err == "read_file: " + (dir / "nope") + ": No such file or directory\n");
+
+    auto [usage, status2] = run_command(program + " 2>&1");
+    CHECK(status2 == 2);
+    CHECK(usage.find("usage:") == 0);
+}

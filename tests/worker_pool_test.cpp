@@ -446,3 +446,22 @@ TEST_CASE("REACTOR_THREADPOOL_SIZE: a positive decimal, clamped; anything else m
         ::unsetenv("REACTOR_THREADPOOL_SIZE");
     }
 }
+
+TEST_CASE("examples/cpu_block reports the loop's lag both ways and exits on its own") {
+    auto [out, status] = run_command(example_path("cpu_block") + " 2>&1");
+    CHECK(status == 0);
+    CAPTURE(out);
+    const auto figure = [&](const std::string& label) {
+        const auto at = out.find(label);
+        REQUIRE(at != std::string::npos);
+        const auto lag = out.find("max lag", at);
+        REQUIRE(lag != std::string::npos);
+        return std::stod(out.substr(lag + 7));
+    };
+    // 500 ms of computing inside a callback delays the next 10 ms tick by at
+    // least 490 ms, whatever the machine's speed. The pool figure depends on
+    // the machine's load, so it is only printed.
+    CHECK(figure("on the loop thread") >= 490.0);
+    CHECK(figure("on the pool") >= 0.0);
+    CHECK(out.find("conclusion:") != std::string::npos);
+}

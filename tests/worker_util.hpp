@@ -32,3 +32,32 @@ private:
 };
 
 }  // namespace reactor::test
+
+#include <cstdio>
+#include <cstdlib>
+#include <string>
+#include <sys/wait.h>
+
+namespace reactor::test {
+
+/// Where the examples were built: $BUILD/examples (run-tests.sh exports
+/// BUILD, so sanitizer runs use the sanitized examples), else build/examples.
+inline std::string example_path(const std::string& name) {
+    const char* build = std::getenv("BUILD");
+    return std::string(build != nullptr && *build != '\0' ? build : "build") + "/examples/" + name;
+}
+
+/// Runs a shell command; returns its standard output and exit status
+/// (-1 if it did not exit normally).
+inline std::pair<std::string, int> run_command(const std::string& command) {
+    std::string out;
+    FILE* pipe = ::popen(command.c_str(), "r");
+    if (pipe == nullptr) return {out, -1};
+    char buf[4096];
+    std::size_t n;
+    while ((n = std::fread(buf, 1, sizeof buf, pipe)) > 0) out.append(buf, n);
+    const int status = ::pclose(pipe);
+    return {out, WIFEXITED(status) ? WEXITSTATUS(status) : -1};
+}
+
+}  // namespace reactor::test
