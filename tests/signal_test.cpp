@@ -91,3 +91,82 @@ TEST_CASE("two loops both receive a signal both listen for") {
     other.join();
     loop.remove_signal(id);
 }
+
+TEST_CASE("a signal wakes a loop blocked in run(), and a handler can stop it (graceful shutdown)") {
+    EventLoop loop;
+    int calls = 0;
+    const SignalId id = loop.on_signal(SIGTERM, [&](int) {
+        ++calls;
+        loop.stop();
+    });
+    // No timer and no fd of its own: only the signal can end this run().
+    // A safety timer bounds the test if the wake-up were lost.
+    bool safety_fired = false;
+    const TimerId safety = loop.run_after(kDeadline, [&] {
+        safety_fired = true;
+        loop.stop();
+    });
+    std::thread sender([] {
+        std::this_thread::sleep_for(std::chrono::milliseconds(50));
+        ::kill(::getpid(), SIGTERM);
+    });
+    loop.run();
+    sender.join();
+    CHECK(calls == 1);
+    CHECK_FALSE(safety_fired);
+    loop.cancel(safety);
+    loop.remove_signal(id);
+}
+
+TEST_CASE("signals raised close together may coalesce, but at least one call is made") {
+    EventLoop loop;
+    int calls = 0;
+    const SignalId id = loop.on_signal(SIGUSR1, [&](int) { ++calls; });
+    for (int i = 0; i < 3; ++i) ::raise(SIGUSR1);
+    CHECK(run_until(loop, [&] { return calls >= 1; }));
+    run_for(loop, std::chrono::milliseconds(20));
+    CHECK(calls >= 1);
+    CHECK(calls <= 3);  // never more calls than signals
+    loop.remove_signal(id);
+}
+
+namespace {
+volatile std::sig_atomic_t previous_handler_calls = 0;
+void previous_handler(int) { previous_handler_calls = previous_handler_calls + 1; }
+}  // namespace
+
+TEST_CASE("the previous disposition returns when the last handler goes, or the loop does") {
+    struct sigaction mine {};
+    mine.sa_handler = previous_handler;
+    sigemptyset(&mine.sa_mask);
+    struct sigaction saved {};
+    REQUIRE(::sigaction(SIGUSR2, &mine, &saved) == 0);
+    // Whether SIGUSR2's disposition is previous_handler (a bool: doctest
+    // cannot print function pointers).
+    const auto previous_installed = [] {
+        struct sigaction now {};
+        ::sigaction(SIGUSR2, nullptr, &now);
+        return now.sa_handler == previous_handler;
+    };
+    {
+        EventLoop loop;
+        int calls = 0;
+        const SignalId a = loop.on_signal(SIGUSR2, [&](int) { ++calls; });
+        const SignalId b = loop.on_signal(SIGUSR2, [&](int) { ++calls; });
+        CHECK_FALSE(previous_installed());
+        ::raise(SIGUSR2);
+        CHECK(run_until(loop, [&] { return calls == 2; }));
+        CHECK(previous_handler_calls == 0);  // replaced, not chained
+        loop.remove_signal(a);
+        CHECK_FALSE(previous_installed());  // b still listens
+        loop.remove_signal(b);
+        CHECK(previous_installed());
+
+        loop.on_signal(SIGUSR2, [&](int) { ++calls; });
+        CHECK_FALSE(previous_installed());
+    }  // destroyed with a handler registered
+    CHECK(previous_installed());
+    ::raise(SIGUSR2);
+    CHECK(previous_handler_calls == 1);
+    ::sigaction(SIGUSR2, &saved, nullptr);
+}
