@@ -95,7 +95,9 @@ int main() {
             probe.reset();
             loop.queue_work([] { return hash_for(kWork); },
                             [&](std::error_code ec, std::uint64_t h) {
-                                if (ec) std::fprintf(stderr, "cpu_block: %s\n", ec.message().c_str());
+                                if (ec) {
+                                    std::fprintf(stderr, "cpu_block: %s\n", ec.message().c_str());
+                                }
                                 checksum ^= h;
                                 loop.run_after(kSettle, [&] {
                                     lag_on_pool = probe.worst_ms();
