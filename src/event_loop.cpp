@@ -1,6 +1,7 @@
 // src/event_loop.cpp -- one thread, one poller, many callbacks.
 #include <reactor/event_loop.hpp>
 
+#include "loop_work.hpp"
 #include "signal_set.hpp"
 #include "syscall.hpp"
 #include "timer_queue.hpp"
@@ -66,6 +67,7 @@ EventLoop::EventLoop(std::string_view backend)
 }
 
 EventLoop::~EventLoop() {
+    if (anchor_) anchor_->detach();  // first: work finishing now must not post here
     signals_.reset();
     unwatch(waker_watch_);
     // Callbacks are destroyed without being called; fds belong to their owners.
@@ -299,6 +301,36 @@ bool EventLoop::remove_signal(SignalId id) {
     assert_in_loop_thread();
     return signals_ && id.value != 0 && signals_->remove(id.value);
 }
+
+// ---- work on the worker pool ------------------------------------------------
+
+WorkId EventLoop::submit_work(std::shared_ptr<detail::LoopWorkBase> work, WorkKind kind) {
+    assert_in_loop_thread();
+    if (!anchor_) anchor_ = std::make_shared<detail::LoopAnchor>(*this);
+    return detail::submit_loop_work(anchor_, worker_pool(), std::move(work), kind);
+}
+
+bool EventLoop::cancel_work(WorkId id) {
+    assert_in_loop_thread();
+    return id.value != 0 && worker_pool().cancel(id);
+}
+
+void EventLoop::set_worker_pool(WorkerPool& pool) {
+    assert_in_loop_thread();
+    // Ids are cancelled through the current pool: switching with work in
+    // flight would make that work uncancellable.
+    if (pending_work() != 0 && &pool != &worker_pool()) {
+        throw std::system_error(std::make_error_code(std::errc::operation_in_progress),
+                                "reactor: set_worker_pool with work pending");
+    }
+    pool_ = &pool;
+}
+
+WorkerPool& EventLoop::worker_pool() const {
+    return pool_ != nullptr ? *pool_ : WorkerPool::default_pool();
+}
+
+std::size_t EventLoop::pending_work() const noexcept { return anchor_ ? anchor_->pending : 0; }
 
 // ---- running ----------------------------------------------------------------
 
