@@ -134,6 +134,9 @@ demo: all
 	@BUILD="$(BUILD)" scripts/c10k.sh
 
 # ---- install: headers, both libraries, pkg-config and CMake package files ----
+# DESTDIR stages the files for a package build; the installed files still
+# name PREFIX (made absolute), where they will finally live. The CMake
+# package computes its paths from its own location instead.
 DESTDIR ?=
 INSTALL_LIB := $(DESTDIR)$(PREFIX)/lib
 INSTALL_INC := $(DESTDIR)$(PREFIX)/include
@@ -145,7 +148,7 @@ install: lib
 	cp $(SHARED_LIB) $(INSTALL_LIB)/libreactor.so.$(VERSION)
 	ln -sf libreactor.so.$(VERSION) $(INSTALL_LIB)/libreactor.so.$(SOVERSION)
 	ln -sf libreactor.so.$(SOVERSION) $(INSTALL_LIB)/libreactor.so
-	sed -e 's|@PREFIX@|$(PREFIX)|g' -e 's|@VERSION@|$(VERSION)|g' \
+	sed -e 's|@PREFIX@|$(abspath $(PREFIX))|g' -e 's|@VERSION@|$(VERSION)|g' \
 	    scripts/package/reactor.pc.in > $(INSTALL_LIB)/pkgconfig/reactor.pc
 	cp scripts/package/reactorConfig.cmake $(INSTALL_LIB)/cmake/reactor/
 	sed -e 's|@VERSION@|$(VERSION)|g' scripts/package/reactorConfigVersion.cmake.in \
