@@ -496,7 +496,7 @@ struct Worker::State {
             return;
         case ChatLine::Kind::Ready:
             if (&c == coordinator && chat_phase == ChatPhase::Syncing &&
-                got.conn < chat_ready.size() && !chat_ready[got.conn]) {
+                got.conn != c.id && got.conn < chat_ready.size() && !chat_ready[got.conn]) {
                 chat_ready[got.conn] = true;
                 if (++chat_ready_count == open - 1) start_chat_load();
             }
