@@ -686,6 +686,7 @@ struct Worker::State {
     void finish() {
         finished = true;
         const TimePoint now = Clock::now();
+        const std::uint64_t open_at_end = open;  // before closing them below
         for (auto& cp : conns) {
             Conn& c = *cp;
             if (c.state == ConnState::Connecting) {
@@ -712,7 +713,7 @@ struct Worker::State {
         totals.elapsed_s = elapsed;
         sample.second = second;
         sample.span_s = elapsed - second;
-        sample.connections_up = 0;
+        sample.connections_up = open_at_end;
         // A last sliver of a second would show as a spike or a dip.
         if (sample.span_s >= 0.25) setup.on_sample(std::move(sample));
         loop->stop();
