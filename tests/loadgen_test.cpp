@@ -8,6 +8,7 @@
 #include "../examples/loadgen/options.hpp"
 #include "../examples/loadgen/payload.hpp"
 #include "../examples/loadgen/report.hpp"
+#include "../examples/loadgen/source_address.hpp"
 #include "../examples/loadgen/svg.hpp"
 #include "loadgen_util.hpp"
 
@@ -462,6 +463,36 @@ TEST_CASE("chat: announcements and other text are ignored; control lines recogni
     CHECK(parse_chat_line("[a] loadgen-ready 12x", 1, 64).kind == ChatLine::Kind::Other);
 }
 
+// ---- source addresses ------------------------------------------------------------------
+
+TEST_CASE("source addresses: at most 90% of half the ephemeral range per address") {
+    CHECK(connections_per_source("32768\t60999\n") == 12704);  // Linux's default range
+    CHECK(connections_per_source("1024 65535") == 29023);
+    CHECK(connections_per_source("60000 60099") == 1000);  // a floor for tiny ranges
+    CHECK(connections_per_source("") == kDefaultConnectionsPerSource);
+    CHECK(connections_per_source("60999 32768") == kDefaultConnectionsPerSource);
+    CHECK(connections_per_source("x y") == kDefaultConnectionsPerSource);
+}
+
+TEST_CASE("source addresses: planned from the connection count") {
+    CHECK(planned_sources(10000, 12704) == 1);
+    CHECK(planned_sources(12704, 12704) == 1);
+    CHECK(planned_sources(12705, 12704) == 2);
+    CHECK(planned_sources(19900, 12704) == 2);
+    CHECK(planned_sources(100000, 12704) == 8);
+    CHECK(planned_sources(5, 0) == 1);
+}
+
+TEST_CASE("source addresses: round-robin over the plan, then beyond it after EADDRNOTAVAIL") {
+    CHECK(source_index(0, 1, 0) == 0);
+    CHECK(source_index(7, 1, 0) == 0);  // one address: let the kernel choose
+    CHECK(source_index(0, 3, 0) == 0);
+    CHECK(source_index(1, 3, 0) == 1);
+    CHECK(source_index(5, 3, 0) == 2);
+    CHECK(source_index(5, 3, 1) == 3);  // the first address past the plan
+    CHECK(source_index(6, 1, 2) == 2);
+}
+
 // ---- report, JSON, verdict -------------------------------------------------------------
 
 TEST_CASE("report: errors by name, the verdict and the JSON agree") {
@@ -547,7 +578,7 @@ TEST_CASE("report: the status line") {
     p.replies_per_s = 10000;
     p.p99_ms = 0.25;
     CHECK(format_status(p, 10000, 2) ==
-          "[    3 s] connections 9999/10000  replies/s 10000  p99 0.250 ms  errors 2");
+          "[  3.0 s] connections 9999/10000  replies/s 10000  p99 0.250 ms  errors 2");
 }
 
 // ---- SVG ---------------------------------------------------------------------------------

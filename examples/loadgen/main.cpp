@@ -12,6 +12,7 @@
 // docs/load-testing.md explains how to read them.
 #include "options.hpp"
 #include "report.hpp"
+#include "source_address.hpp"
 #include "stats.hpp"
 #include "svg.hpp"
 #include "worker.hpp"
@@ -54,6 +55,7 @@ bool resolve(const Options& o, Target& target, std::string& error) {
         const auto* in = reinterpret_cast<const sockaddr_in*>(found->ai_addr);
         target.loopback_v4 = (ntohl(in->sin_addr.s_addr) >> 24) == 127;
     }
+    if (target.loopback_v4) target.sources = planned_sources(o.connections, connections_per_source());
     ::freeaddrinfo(found);
     return true;
 }

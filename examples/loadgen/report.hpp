@@ -91,7 +91,7 @@ inline std::string format_status(const SeriesPoint& p, int connections,
                                  std::uint64_t errors_so_far) {
     char buf[200];
     std::snprintf(buf, sizeof buf,
-                  "[%5.0f s] connections %llu/%d  replies/s %.0f  p99 %s  errors %llu", p.t_s,
+                  "[%5.1f s] connections %llu/%d  replies/s %.0f  p99 %s  errors %llu", p.t_s,
                   static_cast<unsigned long long>(p.connections_up), connections, p.replies_per_s,
                   detail::ms(p.p99_ms * 1e6).c_str(),
                   static_cast<unsigned long long>(errors_so_far));

@@ -105,7 +105,7 @@ inline std::string render_svg(const std::vector<SeriesPoint>& points, const Char
     double t_max = 0;
     for (const auto& p : points) t_max = std::max(t_max, p.t_s);
     const double x_step = nice_step(std::max(t_max, 1.0), 10);
-    const double x_max = std::max(1.0, std::ceil(t_max / x_step - 1e-9) * x_step);
+    const double x_max = std::max(1.0, std::ceil(t_max / x_step - 0.01) * x_step);
     const auto x_of = [&](double t) { return kLeft + t / x_max * plot_w; };
 
     std::string s;

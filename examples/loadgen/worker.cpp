@@ -22,6 +22,7 @@
 #include "http_verify.hpp"
 #include "payload.hpp"
 #include "report.hpp"
+#include "source_address.hpp"
 
 #include <reactor/event_loop.hpp>
 
@@ -84,6 +85,7 @@ struct Conn {
     std::size_t out_off = 0;
     std::uint64_t seq = 0;  // requests sent so far
     reactor::TimerId send_timer;
+    TimePoint next_send;  // with --interval: when the next request is due
     // One of these is used, by mode.
     EchoVerifier echo;
     HttpResponseScanner http;
@@ -116,7 +118,7 @@ struct Worker::State {
     std::uint64_t mine = 0;                    // connections this worker owns
     int connecting = 0;
     std::uint64_t open = 0;
-    unsigned source = 0;  // current source address index (0: let the kernel choose)
+    unsigned extra_sources = 0;  // addresses added after EADDRNOTAVAIL
     Totals totals;
     Sample sample;
     int second = 0;
@@ -126,6 +128,7 @@ struct Worker::State {
     std::uint64_t in_flight = 0;  // replies (chat: deliveries) still owed
     std::vector<char> buffer = std::vector<char>(kReadChunk);
     std::string http_request;
+    Clock::duration interval{};  // --interval; zero for "back to back"
     reactor::TimerId pace_timer, second_timer, sweep_timer, end_timer, sync_timer;
     // Chat only (one worker): the start handshake, see begin_sync().
     ChatPhase chat_phase = ChatPhase::Connecting;
@@ -165,10 +168,7 @@ struct Worker::State {
 
     unsigned source_for(const Conn& c) const {
         if (!setup.target.loopback_v4) return 0;
-        const auto planned = opts.connections > kConnectionsPerSourceAddress
-                                 ? static_cast<unsigned>(c.id / kConnectionsPerSourceAddress)
-                                 : 0u;
-        return std::max(planned, source);
+        return source_index(c.id, setup.target.sources, extra_sources);
     }
 
     // Binds `fd` to 127.0.0.(1 + index). Returns 0 or an errno value.
@@ -226,7 +226,8 @@ struct Worker::State {
             if (err == EADDRNOTAVAIL && setup.target.loopback_v4 && src < kMaxSourceIndex) {
                 ::close(c.fd);
                 c.fd = -1;
-                source = src + 1;
+                const unsigned next = std::max(src + 1, setup.target.sources);
+                extra_sources = next - (setup.target.sources - 1);
                 continue;
             }
             return connect_failed(c, err);
@@ -261,27 +262,36 @@ struct Worker::State {
         }
     }
 
-    // Starts a connection's schedule: every --interval from a per-connection
-    // offset within the first interval (so that ten thousand connections
-    // do not all send in the same millisecond), or, with --interval 0,
-    // --pipeline requests now and one more after each reply.
+    // Starts a connection's schedule. With --interval, connection c sends at
+    // start + offset(c) + k * interval: the offsets spread over one interval
+    // (so ten thousand connections do not all send in the same millisecond)
+    // and are fixed in absolute time, so a stall of the loop (a slow
+    // connect(), say) cannot leave thousands of connections in step for the
+    // rest of the run, as restarting a periodic timer from "now" would.
+    // With --interval 0: --pipeline requests now, one more after each reply.
     void start_sending(Conn& c) {
         if (stopping) return;
         if (opts.interval_ms > 0) {
-            const auto interval = std::chrono::duration_cast<Clock::duration>(
-                std::chrono::duration<double, std::milli>(opts.interval_ms));
-            const auto offset = std::chrono::nanoseconds(
-                jitter(opts.seed, c.id, nanos(interval) == 0 ? 1 : nanos(interval)));
-            c.send_timer = loop->run_after(offset, [this, &c, interval] {
-                send_request(c);
-                if (c.state == ConnState::Open && !stopping) {
-                    c.send_timer = loop->run_every(interval, [this, &c] { send_request(c); });
-                }
-            });
+            const auto offset = std::chrono::nanoseconds(jitter(opts.seed, c.id, nanos(interval)));
+            c.next_send = start() + offset;
+            schedule_next_send(c);
         } else {
             const int n = opts.mode == Mode::Chat ? 1 : opts.pipeline;
             for (int i = 0; i < n && c.state == ConnState::Open; ++i) send_request(c);
         }
+    }
+
+    // Arms the timer for c.next_send, first skipping whole intervals that
+    // are already past (the requests of a stall are not sent in a burst).
+    void schedule_next_send(Conn& c) {
+        const TimePoint now = loop->now();
+        if (c.next_send < now) c.next_send += ((now - c.next_send) / interval + 1) * interval;
+        c.send_timer = loop->run_at(c.next_send, [this, &c] {
+            send_request(c);
+            if (c.state != ConnState::Open || stopping) return;
+            c.next_send += interval;
+            schedule_next_send(c);
+        });
     }
 
     // ---- sending -----------------------------------------------------------
@@ -727,6 +737,11 @@ struct Worker::State {
         const auto i = static_cast<std::uint64_t>(setup.index);
         mine = n / t + (i < n % t ? 1 : 0);
         if (opts.mode == Mode::Http) http_request = make_http_request(opts.host, opts.port);
+        interval = std::chrono::duration_cast<Clock::duration>(
+            std::chrono::duration<double, std::milli>(opts.interval_ms));
+        if (opts.interval_ms > 0 && interval < std::chrono::microseconds(1)) {
+            interval = std::chrono::microseconds(1);
+        }
 
         pace_timer = loop->run_every(std::chrono::milliseconds(1), [this] { pace(); });
         sweep_timer = loop->run_every(kSweepEvery, [this] { sweep(); });

@@ -29,15 +29,12 @@ struct Target {
     sockaddr_storage addr{};
     socklen_t len = 0;
     /// True for an IPv4 address in 127.0.0.0/8: then connections may come
-    /// from other loopback source addresses when ports run out.
+    /// from several loopback source addresses (source_address.hpp).
     bool loopback_v4 = false;
+    /// Source addresses planned up front (1 unless loopback_v4 and there are
+    /// more connections than one address carries well).
+    unsigned sources = 1;
 };
-
-/// Above this many connections to one loopback target, loadgen binds
-/// connections to further source addresses up front (127.0.0.2, 127.0.0.3,
-/// ...), before the kernel's ephemeral ports for one source run out (the
-/// default range, 32768-60999, holds 28,232).
-inline constexpr int kConnectionsPerSourceAddress = 25000;
 
 struct WorkerSetup {
     const Options* options = nullptr;  ///< outlives the worker
