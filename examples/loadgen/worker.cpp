@@ -27,7 +27,6 @@
 #include <reactor/event_loop.hpp>
 
 #include <arpa/inet.h>
-#include <fcntl.h>
 #include <netinet/tcp.h>
 #include <unistd.h>
 
@@ -130,7 +129,7 @@ struct Worker::State {
     std::string http_request;
     Clock::duration interval{};  // --interval; zero for "back to back"
     reactor::TimerId pace_timer, second_timer, sweep_timer, end_timer, sync_timer;
-    // Chat only (one worker): the start handshake, see begin_sync().
+    // Chat only (one worker): the start handshake, see maybe_begin_sync().
     ChatPhase chat_phase = ChatPhase::Connecting;
     Conn* coordinator = nullptr;
     std::vector<bool> chat_ready;
