@@ -56,6 +56,12 @@ EXAMPLE_DIRS := $(sort $(patsubst %/,%,$(dir $(wildcard examples/*/*.cpp))))
 SINGLE_EXAMPLES := $(EXAMPLE_SRCS:examples/%.cpp=$(BUILD)/examples/%)
 MULTI_EXAMPLES  := $(EXAMPLE_DIRS:examples/%=$(BUILD)/examples/%)
 EXAMPLES     := $(SINGLE_EXAMPLES) $(MULTI_EXAMPLES)
+# The suites drive the examples as a user would, on every backend; so they
+# get their own build linked against the test library (which has the kqueue
+# emulation on Linux), in $(BUILD)/test-examples/.
+SINGLE_TEST_EXAMPLES := $(SINGLE_EXAMPLES:$(BUILD)/examples/%=$(BUILD)/test-examples/%)
+MULTI_TEST_EXAMPLES  := $(MULTI_EXAMPLES:$(BUILD)/examples/%=$(BUILD)/test-examples/%)
+TEST_EXAMPLES        := $(SINGLE_TEST_EXAMPLES) $(MULTI_TEST_EXAMPLES)
 
 # Tests: tests/NAME_test.cpp is one suite; the other tests/*.cpp (the doctest
 # main and shared helpers) are linked into every suite.
@@ -109,6 +115,14 @@ $(MULTI_EXAMPLES): $(BUILD)/examples/%: $$(wildcard examples/%/*.cpp) $$(wildcar
 	@mkdir -p $(@D)
 	$(CXX) $(CPPFLAGS) $(CXXFLAGS) -o $@ $(filter %.cpp,$^) $(STATIC_LIB) $(LDFLAGS)
 
+$(SINGLE_TEST_EXAMPLES): $(BUILD)/test-examples/%: examples/%.cpp $(TEST_LIB)
+	@mkdir -p $(@D)
+	$(CXX) $(CPPFLAGS) $(TEST_CPPFLAGS) $(CXXFLAGS) $(DEPFLAGS) -o $@ $< $(TEST_LIB) $(LDFLAGS)
+
+$(MULTI_TEST_EXAMPLES): $(BUILD)/test-examples/%: $$(wildcard examples/%/*.cpp) $$(wildcard examples/%/*.hpp) $(TEST_LIB)
+	@mkdir -p $(@D)
+	$(CXX) $(CPPFLAGS) $(TEST_CPPFLAGS) $(CXXFLAGS) -o $@ $(filter %.cpp,$^) $(TEST_LIB) $(LDFLAGS)
+
 $(BUILD)/tests/%: $(BUILD)/testobj/tests/%.o $(TEST_SUPPORT_OBJS) $(TEST_LIB)
 	@mkdir -p $(@D)
 	$(CXX) -o $@ $< $(TEST_SUPPORT_OBJS) $(TEST_LIB) $(LDFLAGS)
@@ -127,8 +141,9 @@ check-deps:
 	@scripts/install-deps.sh
 
 # The suites need the examples too: some tests drive them as a user would.
-test: $(TEST_BINS) $(EXAMPLES)
-	@BACKENDS="$(BACKENDS)" BUILD="$(BUILD)" scripts/run-tests.sh $(TEST_BINS)
+test: $(TEST_BINS) $(EXAMPLES) $(TEST_EXAMPLES)
+	@BACKENDS="$(BACKENDS)" BUILD="$(BUILD)" REACTOR_EXAMPLES="$(BUILD)/test-examples" \
+	    scripts/run-tests.sh $(TEST_BINS)
 
 demo: all
 	@BUILD="$(BUILD)" scripts/c10k.sh

@@ -131,6 +131,7 @@ TEST_CASE("every example a doc names exists") {
             const auto end = text.find_first_of(" `)\n#,:;", pos);
             const std::string path = text.substr(pos, end - pos);
             if (path.size() < 14 || path.compare(path.size() - 4, 4, ".cpp") != 0) continue;
+            if (path.find("NAME") != std::string::npos || path.find('*') != std::string::npos) continue;  // a pattern
             INFO(doc << " names " << path);
             CHECK(!read_text(path).empty());
         }

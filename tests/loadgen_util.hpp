@@ -224,11 +224,4 @@ inline ProgramResult run_program(const std::vector<std::string>& argv,
     return result;
 }
 
-/// The path of a built example: $BUILD/examples/NAME ($BUILD as the
-/// Makefile passes it, "build" by default).
-inline std::string example_path(const std::string& name) {
-    const char* build = std::getenv("BUILD");
-    return std::string(build != nullptr && *build != '\0' ? build : "build") + "/examples/" + name;
-}
-
 }  // namespace reactor::test

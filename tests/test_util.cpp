@@ -127,6 +127,14 @@ std::string read_some(int fd) {
     return out;
 }
 
+std::string example_path(const std::string& name) {
+    if (const char* dir = std::getenv("REACTOR_EXAMPLES"); dir != nullptr && *dir != '\0') {
+        return std::string(dir) + "/" + name;
+    }
+    const char* build = std::getenv("BUILD");
+    return std::string(build != nullptr && *build != '\0' ? build : "build") + "/examples/" + name;
+}
+
 std::string backend_name() {
     const char* env = std::getenv("REACTOR_BACKEND");
     return env != nullptr && *env != '\0' ? env : std::string(Poller::available().front());

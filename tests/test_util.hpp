@@ -64,6 +64,12 @@ void write_all(int fd, const std::string& data);
 /// Reads what is available now (non-blocking fd); "" at EAGAIN or EOF.
 std::string read_some(int fd);
 
+/// The path of example NAME as the suites run it: $REACTOR_EXAMPLES/NAME
+/// (`make test` points it at the examples built against the test library,
+/// so they run on every backend, emulated kqueue included), else
+/// $BUILD/examples/NAME, else build/examples/NAME.
+std::string example_path(const std::string& name);
+
 /// The backend this run uses (REACTOR_BACKEND, or the default), for messages.
 std::string backend_name();
 

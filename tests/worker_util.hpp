@@ -5,6 +5,8 @@
 #include <condition_variable>
 #include <mutex>
 
+#include "test_util.hpp"
+
 namespace reactor::test {
 
 /// A one-way gate: pool work waits at it until the test opens it. Every
@@ -39,13 +41,6 @@ private:
 #include <sys/wait.h>
 
 namespace reactor::test {
-
-/// Where the examples were built: $BUILD/examples (run-tests.sh exports
-/// BUILD, so sanitizer runs use the sanitized examples), else build/examples.
-inline std::string example_path(const std::string& name) {
-    const char* build = std::getenv("BUILD");
-    return std::string(build != nullptr && *build != '\0' ? build : "build") + "/examples/" + name;
-}
 
 /// Runs a shell command; returns its standard output and exit status
 /// (-1 if it did not exit normally).
