@@ -3,6 +3,8 @@
 // with which status. Pure: no loop, so it runs once (no "runs-on" marker).
 #include <reactor/http/request_parser.hpp>
 
+#include "http/chars.hpp"
+
 #include <doctest/doctest.h>
 
 #include <stdexcept>
@@ -584,4 +586,25 @@ TEST_CASE("reset keeps buffers, so a warmed-up parser does not reallocate") {
     p.feed(kBrowserGet);
     REQUIRE(p.done());
     CHECK(p.head_storage().data() == storage);
+}
+
+TEST_CASE("the word-at-a-time scans agree with the byte table for every byte and position") {
+    using reactor::detail::has_class;
+    using reactor::detail::kFieldValue;
+    using reactor::detail::kToken;
+    for (int b = 0; b < 256; ++b) {
+        for (std::size_t length = 1; length <= 19; ++length) {
+            for (std::size_t at = 0; at < length; ++at) {
+                std::string s(length, 'a');
+                s[at] = static_cast<char>(b);
+                CAPTURE(b);
+                CAPTURE(length);
+                CAPTURE(at);
+                CHECK(reactor::detail::is_field_value(s.data(), s.size()) ==
+                      has_class(s[at], kFieldValue));
+                CHECK(reactor::detail::token_prefix(s.data(), s.size()) ==
+                      (has_class(s[at], kToken) ? length : at));
+            }
+        }
+    }
 }

@@ -162,8 +162,7 @@ bool RequestParser::on_head_line() {
 // with exactly one SP between the parts.
 bool RequestParser::parse_request_line(std::uint32_t offset, std::uint32_t length) {
     const char* s = head_.data() + offset;
-    std::uint32_t i = 0;
-    while (i < length && has_class(s[i], kToken)) ++i;
+    const auto i = static_cast<std::uint32_t>(detail::token_prefix(s, length));
     if (i == 0 || i == length || s[i] != ' ') {
         return fail(400, "invalid character in the method");
     }
@@ -195,8 +194,7 @@ bool RequestParser::parse_header_line(std::uint32_t offset, std::uint32_t length
     // RFC 9112 section 5.2 lets a server reject it; unfolding is where
     // parsers disagree, so we refuse.
     if (s[0] == ' ' || s[0] == '\t') return fail(400, "obsolete line folding");
-    std::uint32_t i = 0;
-    while (i < length && has_class(s[i], kToken)) ++i;
+    const auto i = static_cast<std::uint32_t>(detail::token_prefix(s, length));
     if (i == length) return fail(400, "header line without a colon");
     if (s[i] != ':') {
         // "Name : value" is refused (RFC 9112 section 5.1, MUST): a proxy
@@ -205,10 +203,8 @@ bool RequestParser::parse_header_line(std::uint32_t offset, std::uint32_t length
                                                        : "invalid character in a header name");
     }
     if (i == 0) return fail(400, "empty header name");
-    for (std::uint32_t k = i + 1; k < length; ++k) {
-        if (!has_class(s[k], kFieldValue)) {
-            return fail(400, "control character in a header value");
-        }
+    if (!detail::is_field_value(s + i + 1, length - i - 1)) {
+        return fail(400, "control character in a header value");
     }
     if (slots_.size() >= limits_.max_headers) return fail(431, "too many header fields");
 

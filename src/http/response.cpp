@@ -34,10 +34,7 @@ bool is_owned_by_writer(std::string_view name, bool has_date) noexcept {
 }
 
 bool is_field_value(std::string_view s) noexcept {
-    for (char c : s) {
-        if (!detail::has_class(c, detail::kFieldValue)) return false;
-    }
-    return true;
+    return detail::is_field_value(s.data(), s.size());
 }
 
 }  // namespace
