@@ -1,0 +1,266 @@
+// reactor/http/request_parser.hpp -- an incremental, strict HTTP/1.1 request parser.
+//
+// The parser is a state machine fed with whatever bytes the socket produced:
+// one byte at a time, half a request, or many pipelined requests at once.
+// feed() stops right after the end of one complete request and reports how
+// many bytes it consumed; the caller keeps the rest for the next request.
+// It is pure (no loop, no socket, no clock), so it can be tested and fuzzed
+// on its own, and a server drives it like this (docs/http.md, "Driving the
+// parser"):
+//
+//   buffered input ──► feed() ──► consumed n bytes; drop them from the input
+//                        │
+//          failed() ─────┼──► write_error(error_status()), close
+//   headers_complete() ──┼──► if expects_continue(): send "100 Continue" once
+//             done() ────┴──► handle request(), write the response,
+//                             reset(), feed the leftover bytes
+//
+// The states (docs/http.md draws them with every transition):
+//
+//   RequestLine ─► HeaderLines ─┬─► Done                      (no body)
+//                               ├─► FixedBody ─► Done          (Content-Length)
+//                               └─► ChunkSize ◄─► ChunkData    (chunked)
+//                                       └─► Trailers ─► Done
+//   any state ─► Failed (error_status() is 400, 413, 431, 501 or 505)
+//
+// Ownership: the parser copies the request line and header lines into its own
+// buffer (at most Limits::max_header_bytes) and the body into another (at most
+// Limits::max_body), so the caller may discard consumed input at once. Every
+// string_view a Request hands out points into those buffers and stays valid
+// until reset(), or until the parser is moved or destroyed.
+//
+// Threads: a parser is a plain value with no shared state; one thread at a
+// time may use it (in a server, the connection's loop thread).
+//
+// Failure: a malformed or oversized request puts the parser in the failed()
+// state with an HTTP status and a reason; it never throws while parsing.
+// Once failed it consumes nothing more: the server answers the status with
+// Connection: close and closes, since the framing of what follows is unknown.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <optional>
+#include <span>
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace reactor::http {
+
+/// The protocol version of a request. HTTP/1.2 to 1.9 are read as 1.1
+/// (RFC 9110 section 2.5: same major version, highest minor we implement).
+enum class Version : std::uint8_t { Http10, Http11 };
+
+/// One header field line: views into the parser's storage (see the file
+/// comment for their lifetime). `value` has surrounding whitespace trimmed.
+struct Header {
+    std::string_view name;
+    std::string_view value;
+};
+
+/// Size limits; memory per connection is bounded by them, not by the peer.
+/// Every field may be changed; defaults follow issue 6 and common servers.
+struct Limits {
+    /// Bytes of request line plus header lines, including every CRLF and the
+    /// final empty line (and any empty lines before the request line).
+    /// Beyond it: 431. The same bound applies separately to the trailer
+    /// section of a chunked body. Must be below 4 GiB.
+    std::size_t max_header_bytes = 8192;
+    /// Header field lines per request (and trailer lines). Beyond it: 431.
+    std::size_t max_headers = 100;
+    /// Body bytes after de-chunking; checked against Content-Length before
+    /// any body byte arrives, and as chunks accumulate. Beyond it: 413.
+    std::size_t max_body = 1024 * 1024;
+};
+
+/// A parsed request: read-only views into the RequestParser that produced
+/// it. Meaningful once the parser reports headers_complete() (the body once
+/// it reports done()); empty before.
+class Request {
+public:
+    /// The method token as sent, e.g. "GET" (methods are case-sensitive).
+    std::string_view method() const noexcept { return method_; }
+    /// The request-target as sent: "/a/b?x=1", "*", or an absolute URL.
+    std::string_view target() const noexcept { return target_; }
+    /// The target's path, without the query: "/a/b". For an absolute-form
+    /// target ("http://host/a?x") the path part ("/a", or "/" if none); for
+    /// "*" and for CONNECT's authority-form, the whole target.
+    std::string_view path() const noexcept { return path_; }
+    /// What follows the first '?' of the target (without the '?'); empty if
+    /// there is none.
+    std::string_view query() const noexcept { return query_; }
+    Version version() const noexcept { return version_; }
+    /// Every header field line, in the order received (repeated names kept).
+    std::span<const Header> headers() const noexcept { return headers_; }
+    /// The value of the first header named `name`, compared
+    /// case-insensitively; nullopt if there is none.
+    std::optional<std::string_view> header(std::string_view name) const noexcept;
+    /// The body: contiguous, de-chunked for a chunked request. Empty when the
+    /// request has none, and until the parser reports done().
+    std::string_view body() const noexcept { return body_; }
+    /// The Content-Length the client sent, if any.
+    std::optional<std::uint64_t> content_length() const noexcept;
+    /// True if the body came with Transfer-Encoding: chunked.
+    bool chunked() const noexcept { return chunked_; }
+    /// Whether the client wants the connection kept open after the response:
+    /// HTTP/1.1 unless a Connection header lists "close"; HTTP/1.0 only if
+    /// one lists "keep-alive" (and none lists "close").
+    bool keep_alive() const noexcept { return keep_alive_; }
+    /// True for an HTTP/1.1 request with "Expect: 100-continue": the client
+    /// waits for "HTTP/1.1 100 Continue" (or a final status) before sending
+    /// its body. Other expectations are ignored (RFC 9110 allows it).
+    bool expects_continue() const noexcept { return expects_continue_; }
+
+private:
+    friend class RequestParser;
+
+    std::string_view method_;
+    std::string_view target_;
+    std::string_view path_;
+    std::string_view query_;
+    std::string_view body_;
+    std::vector<Header> headers_;  // capacity kept across requests
+    std::uint64_t content_length_ = 0;
+    Version version_ = Version::Http11;
+    bool has_content_length_ = false;
+    bool chunked_ = false;
+    bool keep_alive_ = false;
+    bool expects_continue_ = false;
+};
+
+/// Parses one request at a time from a byte stream (see the file comment).
+class RequestParser {
+public:
+    /// Creates an idle parser. Allocates nothing until bytes arrive. Throws
+    /// std::invalid_argument if limits.max_header_bytes is 4 GiB or more.
+    explicit RequestParser(Limits limits = {});
+
+    /// Consumes bytes of the current request and returns how many it took:
+    /// all of `data` while the request is incomplete, fewer once it is done
+    /// (the rest belongs to the next request; feed it after reset()), and 0
+    /// when called after done() or failed(). On a protocol violation or an
+    /// exceeded limit the parser becomes failed(); the returned count then
+    /// includes the offending byte and means nothing more. Never throws
+    /// except std::bad_alloc.
+    std::size_t feed(std::string_view data);
+    std::size_t feed(const char* data, std::size_t size) { return feed({data, size}); }
+
+    /// True once at least one byte of the current request was consumed
+    /// (an empty line before the request line counts). A server uses it to
+    /// tell a keep-alive idle connection (false) from a slow request (true).
+    bool started() const noexcept { return started_; }
+    /// True once the request line and headers are parsed and valid: method,
+    /// target, headers, keep_alive() and expects_continue() are readable
+    /// while the body may still be arriving. Stays true until reset().
+    bool headers_complete() const noexcept { return headers_complete_; }
+    /// True once the whole request, body included, has been parsed.
+    bool done() const noexcept { return state_ == State::Done; }
+    /// True after a protocol violation or an exceeded limit; final until
+    /// reset(), but the connection should be closed instead.
+    bool failed() const noexcept { return state_ == State::Failed; }
+    /// The HTTP status to answer a failed request with (400 malformed, 413
+    /// body too large, 431 head too large, 501 unsupported transfer coding,
+    /// 505 unsupported version); 0 when not failed.
+    int error_status() const noexcept { return error_status_; }
+    /// A short static English description of the failure ("" if none), for
+    /// logs; not meant to be sent to the client.
+    const char* error_reason() const noexcept { return error_reason_; }
+
+    /// The request parsed so far (see Request for what is readable when).
+    const Request& request() const noexcept { return request_; }
+    const Limits& limits() const noexcept { return limits_; }
+
+    /// Forgets the current request (invalidating every view into it) and
+    /// waits for the next one. Buffers keep their capacity, so a warmed-up
+    /// parser allocates nothing per request; a body buffer that grew beyond
+    /// 64 KiB is released, so one large upload does not pin memory.
+    void reset() noexcept;
+
+    /// The parser's own copy of the request head; every view a Request
+    /// hands out (but the body) lies inside it. For tests and fuzzing.
+    std::string_view head_storage() const noexcept { return head_; }
+    /// The parser's body buffer; body() lies inside it.
+    std::string_view body_storage() const noexcept { return body_; }
+
+private:
+    enum class State : std::uint8_t {
+        RequestLine,   // collecting the request line (empty lines before it skipped)
+        HeaderLines,   // collecting header lines until the empty line
+        FixedBody,     // copying Content-Length bytes
+        ChunkSize,     // first hex digit of a chunk-size line
+        ChunkSizeMore, // further hex digits
+        ChunkSizeBws,  // whitespace after the size, before ';'
+        ChunkExt,      // skipping a chunk extension up to CR
+        ChunkSizeLf,   // CR seen at the end of a chunk-size line
+        ChunkData,     // copying chunk-data
+        ChunkDataCr,   // CRLF after chunk-data: CR
+        ChunkDataLf,   // CRLF after chunk-data: LF
+        TrailerStart,  // start of a trailer line, or of the final empty line
+        TrailerName,   // in a trailer field name
+        TrailerValue,  // in a trailer field value
+        TrailerLf,     // CR seen at the end of a trailer line
+        TrailerEndLf,  // CR of the final empty line seen
+        Done,
+        Failed,
+    };
+
+    // Offsets into head_: views are made from them only once the head is
+    // complete, because head_ may reallocate while it grows.
+    struct Slot {
+        std::uint32_t offset;
+        std::uint32_t length;
+    };
+    struct HeaderSlot {
+        Slot name;
+        Slot value;
+    };
+
+    const char* feed_head(const char* p, const char* end);
+    const char* feed_chunked(const char* p, const char* end);
+    bool on_head_line();
+    bool parse_request_line(std::uint32_t offset, std::uint32_t length);
+    bool parse_header_line(std::uint32_t offset, std::uint32_t length);
+    bool note_special_header(std::string_view name, std::string_view value);
+    bool parse_transfer_encoding(std::string_view value);
+    void parse_connection(std::string_view value) noexcept;
+    void on_head_complete();
+    void finish() noexcept;
+    bool fail(int status, const char* reason) noexcept;
+    std::string_view view(Slot s) const noexcept { return {head_.data() + s.offset, s.length}; }
+
+    Limits limits_;
+    State state_ = State::RequestLine;
+    std::string head_;               // request line and header lines, CRLFs included
+    std::string body_;               // de-chunked body
+    std::vector<HeaderSlot> slots_;  // capacity kept across requests
+    std::size_t head_bytes_ = 0;     // head bytes consumed (skipped empty lines included)
+    std::uint32_t line_start_ = 0;   // offset in head_ of the line being collected
+    Slot method_{}, target_{};
+    Request request_;
+
+    // Framing facts gathered from the header lines.
+    std::uint64_t content_length_ = 0;
+    bool has_content_length_ = false;
+    bool has_transfer_encoding_ = false;
+    bool te_chunked_seen_ = false;
+    bool te_final_chunked_ = false;
+    bool te_unsupported_ = false;
+    bool connection_close_ = false;
+    bool connection_keep_alive_ = false;
+    bool expect_continue_ = false;
+    unsigned host_count_ = 0;
+
+    // Body progress.
+    std::uint64_t remaining_ = 0;   // bytes left in the fixed body or chunk
+    std::size_t chunk_line_ = 0;    // bytes of the current chunk-size line
+    std::size_t trailer_bytes_ = 0; // bytes of the trailer section so far
+    std::size_t trailer_count_ = 0; // trailer field lines so far
+
+    bool started_ = false;
+    bool headers_complete_ = false;
+    int error_status_ = 0;
+    const char* error_reason_ = "";
+};
+
+}  // namespace reactor::http

@@ -1,0 +1,121 @@
+// src/http/chars.hpp -- HTTP character classes (RFC 9110 section 5.6), shared by
+// the request parser and the response writer. Internal: not installed.
+//
+// One 256-entry table of bit flags answers "may this byte appear here?" with
+// a single load, which keeps the per-byte loops of the parser branch-light.
+#pragma once
+
+#include <array>
+#include <cstdint>
+#include <cstring>
+#include <string_view>
+
+namespace reactor::detail {
+
+enum CharClass : std::uint8_t {
+    kToken = 1,       // tchar: may appear in a method or a field name
+    kTarget = 2,      // may appear in a request-target: visible ASCII (VCHAR)
+    kFieldValue = 4,  // may appear in a field value: HTAB, SP, VCHAR, obs-text
+    kHex = 8,         // hexadecimal digit
+};
+
+constexpr std::array<std::uint8_t, 256> make_char_classes() {
+    std::array<std::uint8_t, 256> t{};
+    for (int c = 0; c < 256; ++c) {
+        std::uint8_t f = 0;
+        const bool alpha = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z');
+        const bool digit = c >= '0' && c <= '9';
+        if (alpha || digit || std::string_view("!#$%&'*+-.^_`|~").find(char(c)) !=
+                                      std::string_view::npos) {
+            f |= kToken;
+        }
+        if (c >= 0x21 && c <= 0x7e) f |= kTarget;
+        if (c == '\t' || (c >= 0x20 && c <= 0x7e) || c >= 0x80) f |= kFieldValue;
+        if (digit || (c >= 'a' && c <= 'f') || (c >= 'A' && c <= 'F')) f |= kHex;
+        t[c] = f;
+    }
+    return t;
+}
+
+inline constexpr std::array<std::uint8_t, 256> kCharClasses = make_char_classes();
+
+inline bool has_class(char c, CharClass cls) noexcept {
+    return (kCharClasses[static_cast<unsigned char>(c)] & cls) != 0;
+}
+
+inline char ascii_lower(char c) noexcept {
+    return (c >= 'A' && c <= 'Z') ? static_cast<char>(c + ('a' - 'A')) : c;
+}
+
+/// ASCII case-insensitive equality (field names and tokens are ASCII).
+inline bool iequals(std::string_view a, std::string_view b) noexcept {
+    if (a.size() != b.size()) return false;
+    for (std::size_t i = 0; i < a.size(); ++i) {
+        if (ascii_lower(a[i]) != ascii_lower(b[i])) return false;
+    }
+    return true;
+}
+
+/// True if every byte of `s` has class `cls` (and `s` is not empty).
+inline bool all_of_class(std::string_view s, CharClass cls) noexcept {
+    if (s.empty()) return false;
+    for (char c : s) {
+        if (!has_class(c, cls)) return false;
+    }
+    return true;
+}
+
+/// True if every byte of [s, s + n) may appear in a field value (HTAB, SP,
+/// VCHAR, obs-text). This runs over every header value of every request, so
+/// it looks at eight bytes at a time: a word with no byte below 0x20 and no
+/// DEL is accepted at once (the usual case); a word with one is re-checked
+/// byte by byte, since HTAB is allowed. The bit tricks are the classic
+/// "has a byte less than n" and "has a zero byte" tests, exact as booleans.
+inline bool is_field_value(const char* s, std::size_t n) noexcept {
+    constexpr std::uint64_t kOnes = 0x0101010101010101ULL;
+    constexpr std::uint64_t kHighs = 0x8080808080808080ULL;
+    const auto word_ok = [&](std::size_t at) {
+        std::uint64_t w;
+        std::memcpy(&w, s + at, 8);
+        const std::uint64_t below_space = (w - kOnes * 0x20) & ~w & kHighs;
+        const std::uint64_t x = w ^ (kOnes * 0x7f);
+        const std::uint64_t del = (x - kOnes) & ~x & kHighs;
+        if ((below_space | del) == 0) return true;
+        for (std::size_t k = at; k < at + 8; ++k) {
+            if (!has_class(s[k], kFieldValue)) return false;
+        }
+        return true;
+    };
+    if (n >= 8) {
+        for (std::size_t i = 0; i + 8 <= n; i += 8) {
+            if (!word_ok(i)) return false;
+        }
+        // The last, partial word overlaps the previous one.
+        return (n % 8) == 0 || word_ok(n - 8);
+    }
+    for (std::size_t i = 0; i < n; ++i) {
+        if (!has_class(s[i], kFieldValue)) return false;
+    }
+    return true;
+}
+
+/// The length of the longest prefix of [s, s + n) made of token characters
+/// (a method or a field name). Four table lookups per step, combined, keep
+/// the loop to one branch per four bytes on typical names.
+inline std::size_t token_prefix(const char* s, std::size_t n) noexcept {
+    const auto cls = [&](std::size_t i) { return kCharClasses[static_cast<unsigned char>(s[i])]; };
+    std::size_t i = 0;
+    while (i + 4 <= n && (cls(i) & cls(i + 1) & cls(i + 2) & cls(i + 3) & kToken) != 0) i += 4;
+    while (i < n && (cls(i) & kToken) != 0) ++i;
+    return i;
+}
+
+/// `s` without leading and trailing SP / HTAB (optional whitespace, OWS).
+inline std::string_view trim_ows(std::string_view s) noexcept {
+    std::size_t b = 0, e = s.size();
+    while (b < e && (s[b] == ' ' || s[b] == '\t')) ++b;
+    while (e > b && (s[e - 1] == ' ' || s[e - 1] == '\t')) --e;
+    return s.substr(b, e - b);
+}
+
+}  // namespace reactor::detail

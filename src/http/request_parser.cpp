@@ -1,0 +1,583 @@
+// src/http/request_parser.cpp -- the incremental HTTP/1.1 request parser.
+//
+// Two halves. The head (request line and header lines) is collected line by
+// line into head_: memchr finds each LF, the line is appended whole and
+// checked at once, so a typical request costs a few memchr/memcpy calls and
+// one table lookup per byte. The body is a byte-level state machine for the
+// chunk framing, with bulk copies for Content-Length bodies and chunk data.
+// The rules and the attacks they stop are listed in docs/http.md.
+#include <reactor/http/request_parser.hpp>
+
+#include "http/chars.hpp"
+
+#include <algorithm>
+#include <cstring>
+#include <limits>
+#include <stdexcept>
+
+namespace reactor::http {
+
+using detail::has_class;
+using detail::iequals;
+using detail::kFieldValue;
+using detail::kHex;
+using detail::kTarget;
+using detail::kToken;
+using detail::trim_ows;
+
+namespace {
+
+// A chunk-size line (size, extensions, CRLF) longer than this is refused:
+// extensions are skipped without being stored, but an endless one would
+// otherwise keep the connection busy forever at no cost to the peer.
+constexpr std::size_t kMaxChunkSizeLine = 1024;
+
+// Body buffers above this are released by reset() instead of kept.
+constexpr std::size_t kKeptBodyCapacity = 64 * 1024;
+
+// Reserved up front for a Content-Length body at most: the rest grows as
+// bytes arrive, so a header announcing 1 MiB costs nothing until it is sent.
+constexpr std::size_t kMaxBodyReserve = 64 * 1024;
+
+unsigned hex_value(char c) noexcept {
+    if (c >= '0' && c <= '9') return static_cast<unsigned>(c - '0');
+    return static_cast<unsigned>(detail::ascii_lower(c) - 'a' + 10);
+}
+
+// Calls fn(element) for every non-empty element of a comma-separated list
+// (RFC 9110 section 5.6.1), with optional whitespace trimmed.
+template <class Fn>
+void for_each_list_element(std::string_view list, Fn&& fn) {
+    while (!list.empty()) {
+        const std::size_t comma = list.find(',');
+        const std::string_view element = trim_ows(list.substr(0, comma));
+        if (!element.empty()) fn(element);
+        if (comma == std::string_view::npos) break;
+        list.remove_prefix(comma + 1);
+    }
+}
+
+}  // namespace
+
+std::optional<std::string_view> Request::header(std::string_view name) const noexcept {
+    for (const Header& h : headers_) {
+        if (iequals(h.name, name)) return h.value;
+    }
+    return std::nullopt;
+}
+
+std::optional<std::uint64_t> Request::content_length() const noexcept {
+    if (!has_content_length_) return std::nullopt;
+    return content_length_;
+}
+
+RequestParser::RequestParser(Limits limits) : limits_(limits) {
+    // Offsets into the head are 32-bit (Slot) to keep the per-header record small.
+    if (limits_.max_header_bytes >= std::numeric_limits<std::uint32_t>::max()) {
+        throw std::invalid_argument("http::Limits::max_header_bytes must be below 4 GiB");
+    }
+}
+
+std::size_t RequestParser::feed(std::string_view data) {
+    if (data.empty() || state_ == State::Done || state_ == State::Failed) return 0;
+    const char* const begin = data.data();
+    const char* const end = begin + data.size();
+    const char* p = begin;
+    started_ = true;
+
+    if (state_ == State::RequestLine || state_ == State::HeaderLines) {
+        p = feed_head(p, end);
+    }
+    if (state_ == State::FixedBody && p < end) {
+        const auto n = static_cast<std::size_t>(
+            std::min<std::uint64_t>(remaining_, static_cast<std::uint64_t>(end - p)));
+        body_.append(p, n);
+        p += n;
+        remaining_ -= n;
+        if (remaining_ == 0) finish();
+    }
+    if (state_ != State::Done && state_ != State::Failed && p < end) {
+        p = feed_chunked(p, end);
+    }
+    return static_cast<std::size_t>(p - begin);
+}
+
+const char* RequestParser::feed_head(const char* p, const char* end) {
+    while (p < end) {
+        const auto* lf = static_cast<const char*>(std::memchr(p, '\n', end - p));
+        const char* stop = lf ? lf + 1 : end;
+        const auto n = static_cast<std::size_t>(stop - p);
+        // Checked before copying, also for a line still incomplete, so a
+        // peer that never sends LF is refused as soon as it passes the limit.
+        if (head_bytes_ + n > limits_.max_header_bytes) {
+            fail(431, "request line and headers exceed the size limit");
+            return stop;
+        }
+        head_.append(p, n);
+        head_bytes_ += n;
+        p = stop;
+        if (!lf) break;
+        if (!on_head_line()) break;
+        if (state_ != State::RequestLine && state_ != State::HeaderLines) break;
+    }
+    return p;
+}
+
+// Called with a complete line (ending in LF) at head_[line_start_, size()).
+// Returns false if the parser failed.
+bool RequestParser::on_head_line() {
+    const auto end = static_cast<std::uint32_t>(head_.size());
+    const std::uint32_t length = end - line_start_;
+    // Strict CRLF everywhere in the head. RFC 9112 section 2.2 lets a
+    // recipient accept a bare LF in header lines, but a proxy in front of us
+    // that does not would see a different set of headers: refusing it keeps
+    // both sides agreeing where the head ends.
+    if (length < 2 || head_[end - 2] != '\r') {
+        return fail(400, state_ == State::RequestLine ? "bare LF in the request line"
+                                                      : "bare LF in a header line");
+    }
+    const std::uint32_t content = length - 2;
+    if (state_ == State::RequestLine) {
+        if (content == 0) {
+            // RFC 9112 section 2.2: ignore empty lines before the request
+            // line (some clients add CRLF after a POST body). They still
+            // count against max_header_bytes, so they cannot go on forever.
+            head_.resize(line_start_);
+            return true;
+        }
+        if (!parse_request_line(line_start_, content)) return false;
+        state_ = State::HeaderLines;
+    } else {
+        if (content == 0) {
+            on_head_complete();
+            return state_ != State::Failed;
+        }
+        if (!parse_header_line(line_start_, content)) return false;
+    }
+    line_start_ = end;
+    return true;
+}
+
+// request-line = method SP request-target SP HTTP-version (RFC 9112 section 3),
+// with exactly one SP between the parts.
+bool RequestParser::parse_request_line(std::uint32_t offset, std::uint32_t length) {
+    const char* s = head_.data() + offset;
+    const auto i = static_cast<std::uint32_t>(detail::token_prefix(s, length));
+    if (i == 0 || i == length || s[i] != ' ') {
+        return fail(400, "invalid character in the method");
+    }
+    method_ = {offset, i};
+
+    const std::uint32_t t = i + 1;
+    std::uint32_t j = t;
+    while (j < length && has_class(s[j], kTarget)) ++j;
+    if (j == t) return fail(400, "empty request target");
+    if (j == length || s[j] != ' ') {
+        return fail(400, "invalid character in the request target");
+    }
+    target_ = {offset + t, j - t};
+
+    const std::string_view v(s + j + 1, length - j - 1);
+    if (v.size() != 8 || v.substr(0, 5) != "HTTP/" || v[5] < '0' || v[5] > '9' || v[6] != '.' ||
+        v[7] < '0' || v[7] > '9') {
+        return fail(400, "malformed HTTP version");
+    }
+    if (v[5] != '1') return fail(505, "unsupported HTTP major version");
+    request_.version_ = v[7] == '0' ? Version::Http10 : Version::Http11;
+    return true;
+}
+
+// field-line = field-name ":" OWS field-value OWS (RFC 9112 section 5).
+bool RequestParser::parse_header_line(std::uint32_t offset, std::uint32_t length) {
+    const char* s = head_.data() + offset;
+    // A line starting with whitespace continues the previous one (obs-fold).
+    // RFC 9112 section 5.2 lets a server reject it; unfolding is where
+    // parsers disagree, so we refuse.
+    if (s[0] == ' ' || s[0] == '\t') return fail(400, "obsolete line folding");
+    const auto i = static_cast<std::uint32_t>(detail::token_prefix(s, length));
+    if (i == length) return fail(400, "header line without a colon");
+    if (s[i] != ':') {
+        // "Name : value" is refused (RFC 9112 section 5.1, MUST): a proxy
+        // that trims the space would see a header we did not.
+        return fail(400, (s[i] == ' ' || s[i] == '\t') ? "whitespace before the colon"
+                                                       : "invalid character in a header name");
+    }
+    if (i == 0) return fail(400, "empty header name");
+    if (!detail::is_field_value(s + i + 1, length - i - 1)) {
+        return fail(400, "control character in a header value");
+    }
+    if (slots_.size() >= limits_.max_headers) return fail(431, "too many header fields");
+
+    std::uint32_t vb = i + 1;
+    std::uint32_t ve = length;
+    while (vb < ve && (s[vb] == ' ' || s[vb] == '\t')) ++vb;
+    while (ve > vb && (s[ve - 1] == ' ' || s[ve - 1] == '\t')) --ve;
+    slots_.push_back({{offset, i}, {offset + vb, ve - vb}});
+    return note_special_header({s, i}, {s + vb, ve - vb});
+}
+
+// Records what the framing and connection headers say. Switching on the
+// length first keeps the cost for ordinary headers to one comparison.
+bool RequestParser::note_special_header(std::string_view name, std::string_view value) {
+    switch (name.size()) {
+    case 4:
+        if (iequals(name, "host")) ++host_count_;
+        return true;
+    case 6:
+        if (iequals(name, "expect") && iequals(value, "100-continue")) expect_continue_ = true;
+        return true;
+    case 10:
+        if (iequals(name, "connection")) parse_connection(value);
+        return true;
+    case 14: {
+        if (!iequals(name, "content-length")) return true;
+        // 1*DIGIT only: no sign, no list ("5, 5"), no whitespace inside.
+        if (value.empty()) return fail(400, "empty Content-Length");
+        std::uint64_t n = 0;
+        for (char c : value) {
+            if (c < '0' || c > '9') return fail(400, "invalid Content-Length");
+            const auto d = static_cast<std::uint64_t>(c - '0');
+            if (n > (std::numeric_limits<std::uint64_t>::max() - d) / 10) {
+                return fail(400, "Content-Length overflows");
+            }
+            n = n * 10 + d;
+        }
+        // Repeated identical Content-Length lines are accepted (RFC 9110
+        // section 8.6 allows it); differing ones are a smuggling attempt.
+        if (has_content_length_ && n != content_length_) {
+            return fail(400, "conflicting Content-Length values");
+        }
+        has_content_length_ = true;
+        content_length_ = n;
+        return true;
+    }
+    case 17:
+        if (iequals(name, "transfer-encoding")) return parse_transfer_encoding(value);
+        return true;
+    default:
+        return true;
+    }
+}
+
+// Transfer-Encoding lists codings in the order applied, possibly over several
+// lines. Only a final "chunked" tells where a request body ends (RFC 9112
+// section 6.3); the verdict is given once the head is complete.
+bool RequestParser::parse_transfer_encoding(std::string_view value) {
+    has_transfer_encoding_ = true;
+    bool any = false;
+    bool twice = false;
+    for_each_list_element(value, [&](std::string_view coding) {
+        any = true;
+        if (iequals(coding, "chunked")) {
+            if (te_chunked_seen_) twice = true;
+            te_chunked_seen_ = true;
+            te_final_chunked_ = true;
+        } else {
+            te_final_chunked_ = false;
+            te_unsupported_ = true;
+        }
+    });
+    if (!any) return fail(400, "empty Transfer-Encoding");
+    if (twice) return fail(400, "chunked applied more than once");
+    return true;
+}
+
+void RequestParser::parse_connection(std::string_view value) noexcept {
+    for_each_list_element(value, [&](std::string_view option) {
+        if (iequals(option, "close")) connection_close_ = true;
+        if (iequals(option, "keep-alive")) connection_keep_alive_ = true;
+    });
+}
+
+void RequestParser::on_head_complete() {
+    const bool http11 = request_.version_ == Version::Http11;
+    // RFC 9112 section 3.2: exactly one Host in HTTP/1.1, at most one in 1.0.
+    if (host_count_ > 1) {
+        fail(400, "more than one Host header");
+        return;
+    }
+    if (http11 && host_count_ == 0) {
+        fail(400, "HTTP/1.1 request without a Host header");
+        return;
+    }
+    if (has_transfer_encoding_) {
+        // Both framings at once is the classic request-smuggling vector
+        // (CL.TE / TE.CL): refuse instead of choosing one.
+        if (has_content_length_) {
+            fail(400, "both Content-Length and Transfer-Encoding");
+            return;
+        }
+        // RFC 9112 section 6.1: an HTTP/1.0 message with Transfer-Encoding has
+        // faulty framing (1.0 has no chunked coding).
+        if (!http11) {
+            fail(400, "Transfer-Encoding in an HTTP/1.0 request");
+            return;
+        }
+        if (!te_final_chunked_) {
+            fail(400, "chunked is not the final transfer coding");
+            return;
+        }
+        if (te_unsupported_) {
+            fail(501, "unsupported transfer coding");
+            return;
+        }
+    } else if (has_content_length_ && content_length_ > limits_.max_body) {
+        fail(413, "Content-Length exceeds the body limit");
+        return;
+    }
+
+    Request& r = request_;
+    r.method_ = view(method_);
+    r.target_ = view(target_);
+    const std::size_t q = r.target_.find('?');
+    r.path_ = r.target_.substr(0, q);
+    r.query_ = q == std::string_view::npos ? std::string_view() : r.target_.substr(q + 1);
+    if (!r.path_.empty() && r.path_[0] != '/' && r.path_ != "*") {
+        // absolute-form "scheme://authority/path" (RFC 9112 section 3.2.2):
+        // the path starts at the first '/' after the authority. Anything
+        // else (CONNECT's authority-form) keeps the whole target as path.
+        const std::size_t scheme_end = r.path_.find("://");
+        if (scheme_end != std::string_view::npos && scheme_end > 0) {
+            const std::size_t slash = r.path_.find('/', scheme_end + 3);
+            r.path_ = slash == std::string_view::npos ? std::string_view("/")
+                                                      : r.path_.substr(slash);
+        }
+    }
+    r.headers_.clear();
+    for (const HeaderSlot& h : slots_) r.headers_.push_back({view(h.name), view(h.value)});
+    r.has_content_length_ = has_content_length_;
+    r.content_length_ = content_length_;
+    r.chunked_ = has_transfer_encoding_;
+    r.keep_alive_ = http11 ? !connection_close_ : (connection_keep_alive_ && !connection_close_);
+    // RFC 9110 section 10.1.1: ignore 100-continue from an HTTP/1.0 client.
+    r.expects_continue_ = http11 && expect_continue_;
+    headers_complete_ = true;
+
+    if (has_transfer_encoding_) {
+        state_ = State::ChunkSize;
+        chunk_line_ = 0;
+    } else if (content_length_ > 0) {
+        state_ = State::FixedBody;
+        remaining_ = content_length_;
+        body_.reserve(static_cast<std::size_t>(
+            std::min<std::uint64_t>(content_length_, kMaxBodyReserve)));
+    } else {
+        finish();
+    }
+}
+
+// The chunked body, byte by byte except for chunk-data (RFC 9112 section 7.1):
+//   chunk-size [ BWS ";" chunk-ext ] CRLF  chunk-data CRLF ... "0" CRLF
+//   *( field-line CRLF ) CRLF
+const char* RequestParser::feed_chunked(const char* p, const char* end) {
+    while (p < end) {
+        if (state_ == State::ChunkData) {
+            const auto n = static_cast<std::size_t>(
+                std::min<std::uint64_t>(remaining_, static_cast<std::uint64_t>(end - p)));
+            body_.append(p, n);
+            p += n;
+            remaining_ -= n;
+            if (remaining_ == 0) state_ = State::ChunkDataCr;
+            continue;
+        }
+        const char c = *p++;
+        if (state_ >= State::ChunkSize && state_ <= State::ChunkSizeLf &&
+            ++chunk_line_ > kMaxChunkSizeLine) {
+            fail(400, "chunk-size line too long");
+            return p;
+        }
+        if (state_ >= State::TrailerStart && state_ <= State::TrailerEndLf &&
+            ++trailer_bytes_ > limits_.max_header_bytes) {
+            fail(431, "trailer section exceeds the size limit");
+            return p;
+        }
+        switch (state_) {
+        case State::ChunkSize:
+            if (!has_class(c, kHex)) {
+                fail(400, "invalid chunk size");
+                return p;
+            }
+            remaining_ = hex_value(c);
+            state_ = State::ChunkSizeMore;
+            break;
+        case State::ChunkSizeMore:
+            if (has_class(c, kHex)) {
+                if (remaining_ > (std::numeric_limits<std::uint64_t>::max() >> 4)) {
+                    fail(400, "chunk size overflows");
+                    return p;
+                }
+                remaining_ = (remaining_ << 4) | hex_value(c);
+            } else if (c == '\r') {
+                state_ = State::ChunkSizeLf;
+            } else if (c == ';') {
+                state_ = State::ChunkExt;
+            } else if (c == ' ' || c == '\t') {
+                state_ = State::ChunkSizeBws;
+            } else {
+                fail(400, "invalid chunk size");
+                return p;
+            }
+            break;
+        case State::ChunkSizeBws:
+            // Whitespace after the size is only allowed before an extension.
+            if (c == ';') {
+                state_ = State::ChunkExt;
+            } else if (c != ' ' && c != '\t') {
+                fail(400, "invalid chunk size");
+                return p;
+            }
+            break;
+        case State::ChunkExt:
+            // Extensions are skipped, but a bare LF or other control byte in
+            // one is refused: parsers that disagree on where the line ends
+            // can be made to disagree on where the body ends.
+            if (c == '\r') {
+                state_ = State::ChunkSizeLf;
+            } else if (!has_class(c, kFieldValue)) {
+                fail(400, "invalid character in a chunk extension");
+                return p;
+            }
+            break;
+        case State::ChunkSizeLf:
+            if (c != '\n') {
+                fail(400, "bare CR in a chunk-size line");
+                return p;
+            }
+            chunk_line_ = 0;
+            if (remaining_ == 0) {
+                state_ = State::TrailerStart;
+                trailer_bytes_ = 0;
+                trailer_count_ = 0;
+            } else if (remaining_ > limits_.max_body - body_.size()) {
+                fail(413, "chunked body exceeds the body limit");
+                return p;
+            } else {
+                state_ = State::ChunkData;
+            }
+            break;
+        case State::ChunkDataCr:
+            if (c != '\r') {
+                fail(400, "missing CRLF after chunk data");
+                return p;
+            }
+            state_ = State::ChunkDataLf;
+            break;
+        case State::ChunkDataLf:
+            if (c != '\n') {
+                fail(400, "missing CRLF after chunk data");
+                return p;
+            }
+            state_ = State::ChunkSize;
+            break;
+        case State::TrailerStart:
+            // Trailer fields are checked like header fields, then dropped:
+            // nothing in this library needs them, and storing them would
+            // invalidate the header views (head_ could reallocate).
+            if (c == '\r') {
+                state_ = State::TrailerEndLf;
+            } else if (has_class(c, kToken)) {
+                if (++trailer_count_ > limits_.max_headers) {
+                    fail(431, "too many trailer fields");
+                    return p;
+                }
+                state_ = State::TrailerName;
+            } else if (c == ' ' || c == '\t') {
+                fail(400, "obsolete line folding");
+                return p;
+            } else {
+                fail(400, "invalid trailer line");
+                return p;
+            }
+            break;
+        case State::TrailerName:
+            if (c == ':') {
+                state_ = State::TrailerValue;
+            } else if (c == ' ' || c == '\t') {
+                fail(400, "whitespace before the colon");
+                return p;
+            } else if (!has_class(c, kToken)) {
+                fail(400, "invalid character in a trailer name");
+                return p;
+            }
+            break;
+        case State::TrailerValue:
+            if (c == '\r') {
+                state_ = State::TrailerLf;
+            } else if (!has_class(c, kFieldValue)) {
+                fail(400, "control character in a trailer value");
+                return p;
+            }
+            break;
+        case State::TrailerLf:
+            if (c != '\n') {
+                fail(400, "bare CR in a trailer line");
+                return p;
+            }
+            state_ = State::TrailerStart;
+            break;
+        case State::TrailerEndLf:
+            if (c != '\n') {
+                fail(400, "bare CR after the trailer section");
+                return p;
+            }
+            finish();
+            return p;
+        default:
+            // Only chunked states reach this loop.
+            return p;
+        }
+    }
+    return p;
+}
+
+void RequestParser::finish() noexcept {
+    request_.body_ = body_;
+    state_ = State::Done;
+}
+
+bool RequestParser::fail(int status, const char* reason) noexcept {
+    state_ = State::Failed;
+    error_status_ = status;
+    error_reason_ = reason;
+    return false;
+}
+
+void RequestParser::reset() noexcept {
+    state_ = State::RequestLine;
+    head_.clear();
+    if (body_.capacity() > kKeptBodyCapacity) {
+        std::string().swap(body_);
+    } else {
+        body_.clear();
+    }
+    slots_.clear();
+    head_bytes_ = 0;
+    line_start_ = 0;
+    method_ = target_ = Slot{};
+
+    std::vector<Header> headers = std::move(request_.headers_);
+    headers.clear();
+    request_ = Request{};
+    request_.headers_ = std::move(headers);
+
+    content_length_ = 0;
+    has_content_length_ = false;
+    has_transfer_encoding_ = false;
+    te_chunked_seen_ = false;
+    te_final_chunked_ = false;
+    te_unsupported_ = false;
+    connection_close_ = false;
+    connection_keep_alive_ = false;
+    expect_continue_ = false;
+    host_count_ = 0;
+    remaining_ = 0;
+    chunk_line_ = 0;
+    trailer_bytes_ = 0;
+    trailer_count_ = 0;
+    started_ = false;
+    headers_complete_ = false;
+    error_status_ = 0;
+    error_reason_ = "";
+}
+
+}  // namespace reactor::http

@@ -1,0 +1,182 @@
+// tests/fuzz/http_parser_fuzz.cpp -- libFuzzer target for http::RequestParser
+// (and, on what it accepts, the response writer). Built and run by
+// scripts/fuzz.sh (`make fuzz`); not a doctest suite.
+// fuzz-sources: src/http/*.cpp
+//
+// The input is treated as a byte stream from one client. It is driven through
+// the parser the way a server would (feed, drop what was consumed, reset after
+// each request, keep the leftover) three times: delivered whole, split in two
+// at a position taken from the first byte, and one byte at a time. Checked:
+//   - feed() never reports more bytes than it was given, and consumes all of
+//     them unless the request finished or failed;
+//   - a failed parser stays failed and consumes nothing more; so does a done
+//     parser until reset();
+//   - every view (method, target, header names and values) lies inside the
+//     parser's head storage, the body inside its body storage, and the
+//     limits hold (header count, head size, body size);
+//   - the three deliveries produce the same requests and the same verdict;
+//   - every accepted header value can be echoed by the response writer
+//     without it refusing the value.
+#include <reactor/http/request_parser.hpp>
+#include <reactor/http/response.hpp>
+
+#include "http/chars.hpp"
+
+#include <cstdint>
+#include <cstdio>
+#include <cstdlib>
+#include <string>
+#include <string_view>
+#include <vector>
+
+using namespace reactor::http;
+
+namespace {
+
+#define FUZZ_CHECK(cond)                                                                  \
+    do {                                                                                  \
+        if (!(cond)) {                                                                    \
+            std::fprintf(stderr, "%s:%d: invariant failed: %s\n", __FILE__, __LINE__, #cond); \
+            std::abort();                                                                 \
+        }                                                                                 \
+    } while (0)
+
+bool inside(std::string_view part, std::string_view whole) {
+    if (part.empty()) return true;
+    return part.data() >= whole.data() && part.data() + part.size() <= whole.data() + whole.size();
+}
+
+void check_request(const RequestParser& p) {
+    const Request& r = p.request();
+    const Limits& limits = p.limits();
+    const std::string_view head = p.head_storage();
+    FUZZ_CHECK(head.size() <= limits.max_header_bytes);
+    FUZZ_CHECK(!r.method().empty());
+    FUZZ_CHECK(!r.target().empty());
+    FUZZ_CHECK(inside(r.method(), head));
+    FUZZ_CHECK(inside(r.target(), head));
+    FUZZ_CHECK(inside(r.query(), head));
+    FUZZ_CHECK(r.path() == "/" || inside(r.path(), head));
+    FUZZ_CHECK(r.headers().size() <= limits.max_headers);
+    for (const Header& h : r.headers()) {
+        FUZZ_CHECK(!h.name.empty());
+        FUZZ_CHECK(inside(h.name, head));
+        FUZZ_CHECK(inside(h.value, head));
+        // Against the plain byte-by-byte definition, not the parser's fast scan.
+        for (char c : h.name) FUZZ_CHECK(reactor::detail::has_class(c, reactor::detail::kToken));
+        for (char c : h.value) {
+            FUZZ_CHECK(reactor::detail::has_class(c, reactor::detail::kFieldValue));
+        }
+    }
+    FUZZ_CHECK(!(r.chunked() && r.content_length()));
+    if (p.done()) {
+        FUZZ_CHECK(r.body().size() <= limits.max_body);
+        FUZZ_CHECK(inside(r.body(), p.body_storage()));
+        if (r.content_length()) FUZZ_CHECK(r.body().size() == *r.content_length());
+    } else {
+        FUZZ_CHECK(r.body().empty());
+    }
+}
+
+// A compact, comparable record of one request.
+void describe(const Request& r, std::string& log) {
+    log += "REQ ";
+    log += r.method();
+    log += ' ';
+    log += r.target();
+    log += r.version() == Version::Http10 ? " 1.0" : " 1.1";
+    log += r.keep_alive() ? " ka" : " close";
+    log += r.expects_continue() ? " 100" : "";
+    for (const Header& h : r.headers()) {
+        log += '|';
+        log += h.name;
+        log += ':';
+        log += h.value;
+    }
+    log += "|body=";
+    log += r.body();
+    log += '\n';
+}
+
+// The response writer must accept every value the parser accepted.
+void echo_response(const Request& r) {
+    DateCache date(784111777);
+    std::string out;
+    ResponseWriter w(out, 200, ResponseOptions::for_request(r, &date));
+    for (const Header& h : r.headers()) w.header("X-Echo", h.value);
+    w.finish(r.body());
+    FUZZ_CHECK(out.compare(0, 9, "HTTP/1.1 ") == 0);
+}
+
+// Delivers `input` in pieces of the given sizes (the last piece takes the
+// rest), as a server would, and returns the log of what the parser made of it.
+std::string drive(std::string_view input, const std::vector<std::size_t>& pieces,
+                  const Limits& limits) {
+    RequestParser p(limits);
+    std::string pending;
+    std::string log;
+    std::size_t pos = 0;
+    std::size_t piece = 0;
+    for (;;) {
+        // Feed what is pending until the parser needs more input.
+        for (;;) {
+            const bool was_complete = p.headers_complete();
+            const std::size_t n = p.feed(pending);
+            FUZZ_CHECK(n <= pending.size());
+            pending.erase(0, n);
+            if (was_complete) FUZZ_CHECK(p.headers_complete());
+            if (p.failed()) {
+                FUZZ_CHECK(p.error_status() == 400 || p.error_status() == 413 ||
+                           p.error_status() == 431 || p.error_status() == 501 ||
+                           p.error_status() == 505);
+                FUZZ_CHECK(p.feed("GET / HTTP/1.1\r\n") == 0);
+                FUZZ_CHECK(p.failed());
+                log += "FAIL " + std::to_string(p.error_status()) + '\n';
+                return log;
+            }
+            if (p.headers_complete()) check_request(p);
+            if (!p.done()) {
+                FUZZ_CHECK(pending.empty());
+                break;
+            }
+            describe(p.request(), log);
+            echo_response(p.request());
+            FUZZ_CHECK(p.feed("GET / HTTP/1.1\r\n") == 0);
+            FUZZ_CHECK(p.done());
+            p.reset();
+            if (pending.empty()) break;
+        }
+        if (pos == input.size()) break;
+        std::size_t n = input.size() - pos;
+        if (piece < pieces.size() && pieces[piece] < n) n = pieces[piece];
+        ++piece;
+        pending.append(input.substr(pos, n));
+        pos += n;
+    }
+    log += p.headers_complete() ? "END in body\n" : (p.started() ? "END in head\n" : "END\n");
+    return log;
+}
+
+}  // namespace
+
+extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
+    const std::string_view input(reinterpret_cast<const char*>(data), size);
+    // Small limits half the time, so short inputs reach every limit.
+    Limits limits;
+    if (size > 0 && (data[0] & 0x80)) {
+        limits.max_header_bytes = 256;
+        limits.max_headers = 6;
+        limits.max_body = 64;
+    }
+
+    const std::string whole = drive(input, {}, limits);
+
+    const std::size_t at = size == 0 ? 0 : data[0] % (size + 1);
+    FUZZ_CHECK(drive(input, {at}, limits) == whole);
+
+    if (size <= 1024) {
+        const std::vector<std::size_t> bytes(size, 1);
+        FUZZ_CHECK(drive(input, bytes, limits) == whole);
+    }
+    return 0;
+}
