@@ -1,5 +1,12 @@
 // reactor/reactor.hpp -- the umbrella header: everything a program needs.
 #pragma once
 
+#include <reactor/buffer.hpp>
 #include <reactor/event_loop.hpp>
 #include <reactor/poller.hpp>
+#include <reactor/socket.hpp>
+#include <reactor/socket_address.hpp>
+#include <reactor/tcp_client.hpp>
+#include <reactor/tcp_connection.hpp>
+#include <reactor/tcp_server.hpp>
+#include <reactor/udp_socket.hpp>

@@ -1,0 +1,47 @@
+// src/socket_ops.hpp -- the few socket system calls shared by Socket,
+// Buffer and TcpConnection, with each platform difference handled once.
+// Internal: not installed.
+#pragma once
+
+#include "syscall.hpp"
+
+#include <sys/socket.h>
+#include <sys/types.h>
+#include <sys/uio.h>
+#include <unistd.h>
+
+#include <cstddef>
+#include <system_error>
+
+namespace reactor::detail {
+
+// Linux and FreeBSD have MSG_NOSIGNAL; macOS gained it late and the BSDs
+// rely on SO_NOSIGPIPE (set on every socket by Socket::set_no_sigpipe()).
+// Where the flag is missing, 0 keeps send() portable and SO_NOSIGPIPE plus
+// the loop's SIG_IGN keep SIGPIPE away.
+#ifdef MSG_NOSIGNAL
+inline constexpr int kSendFlags = MSG_NOSIGNAL;
+#else
+inline constexpr int kSendFlags = 0;
+#endif
+
+/// send() without SIGPIPE, EINTR retried. -1 with `ec` set on failure.
+inline ssize_t send_some(int fd, const void* data, std::size_t size, std::error_code& ec) noexcept {
+    return retry_eintr(ec, [&] { return ::send(fd, data, size, kSendFlags); });
+}
+
+/// Vectored send without SIGPIPE: sendmsg() takes the flag, writev() does not.
+inline ssize_t sendv(int fd, const iovec* iov, int count, std::error_code& ec) noexcept {
+    msghdr msg{};
+    msg.msg_iov = const_cast<iovec*>(iov);
+    msg.msg_iovlen = static_cast<decltype(msg.msg_iovlen)>(count);
+    return retry_eintr(ec, [&] { return ::sendmsg(fd, &msg, kSendFlags); });
+}
+
+/// True for the errors a non-blocking fd reports when it would block.
+inline bool would_block(const std::error_code& ec) noexcept {
+    return ec == std::errc::resource_unavailable_try_again ||
+           ec == std::errc::operation_would_block;
+}
+
+}  // namespace reactor::detail
