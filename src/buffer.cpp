@@ -139,8 +139,8 @@ void Buffer::reallocate(std::size_t capacity, std::size_t front) {
     if (n != 0) std::memcpy(fresh->bytes() + front, data(), n);
     fresh->read = front;
     fresh->write = front + n;
-    Block::free(block_);
     if (block_ != nullptr && block_->borrowed) block_->read = block_->write = kPrependRoom;
+    Block::free(block_);
     block_ = fresh;
 }
 

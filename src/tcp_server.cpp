@@ -127,9 +127,8 @@ private:
             std::error_code ec;
             Socket socket = listener_.accept(ec);
             if (!socket) {
-                if (ec == std::errc::too_many_files_open ||
-                    ec == std::errc::too_many_files_open_in_system ||
-                    ec == std::errc::no_buffer_space || ec == std::errc::not_enough_memory) {
+                if (is_errno(ec, EMFILE) || is_errno(ec, ENFILE) || is_errno(ec, ENOBUFS) ||
+                    is_errno(ec, ENOMEM)) {
                     out_of_fds();
                 }
                 // EAGAIN: drained. Anything else (a network error on a
