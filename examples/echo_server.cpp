@@ -19,6 +19,8 @@
 // connections (gracefully, within one second).
 #include <reactor/reactor.hpp>
 
+#include <sys/resource.h>
+
 #include <csignal>
 #include <cstdio>
 #include <cstdlib>
@@ -59,10 +61,23 @@ Args parse_args(int argc, char** argv) {
     return args;
 }
 
+// Thousands of connections need thousands of fds: raise the soft limit to
+// the hard one, which any process may do (the default soft limit is often
+// 1024). A server that still runs out is handled by the library's EMFILE
+// policy (tcp_server.hpp).
+void raise_fd_limit() {
+    rlimit limit{};
+    if (::getrlimit(RLIMIT_NOFILE, &limit) == 0 && limit.rlim_cur < limit.rlim_max) {
+        limit.rlim_cur = limit.rlim_max;
+        ::setrlimit(RLIMIT_NOFILE, &limit);
+    }
+}
+
 }  // namespace
 
 int main(int argc, char** argv) try {
     const Args args = parse_args(argc, argv);
+    raise_fd_limit();
     EventLoop loop;
     TcpServer server(loop, SocketAddress::from_host_port(args.host, static_cast<std::uint16_t>(args.port)));
     server.set_high_water_mark(static_cast<std::size_t>(args.high_water));
