@@ -109,6 +109,15 @@ stop_server() {
 trap 'stop_server' EXIT
 trap 'stop_server; exit 130' INT TERM
 
+TCK=$(getconf CLK_TCK)
+cpu_ticks() {  # utime+stime of a PID, in clock ticks
+    sed 's/^.*) //' "/proc/$1/stat" 2>/dev/null | awk '{ print $12 + $13 }'
+}
+per_unit() {  # ticks, (units per second over DUR) -> CPU microseconds per unit
+    awk -v t="$1" -v rate="$2" -v d="$DUR" -v k="$TCK" \
+        'BEGIN { if (rate + 0 == 0) print "-"; else printf "%.3f", t / k * 1e6 / (rate * d) }'
+}
+
 field() { sed -n "s/.*[ ]$1=\([^ ]*\).*/\1/p" | head -n 1; }  # key=value from a RESULT line
 
 RESULTS=$OUT/results.tsv
@@ -123,15 +132,20 @@ ordered() {  # round -> the server list, reversed on even rounds
 for r in $(seq "$ROUNDS"); do
     for s in $(ordered "$r"); do
         start_server "$s" || continue
+        c0=$(cpu_ticks "$SPID")
         big=$(taskset -c 1 timeout $((DUR + 30)) "$PEERS/bin/pingpong" -p "$SPORT" -c 100 -s 16384 -t "$DUR" | grep '^RESULT')
+        c1=$(cpu_ticks "$SPID")
         small=$(taskset -c 1 timeout $((DUR + 30)) "$PEERS/bin/pingpong" -p "$SPORT" -c 1000 -s 64 -t "$DUR" | grep '^RESULT')
+        c2=$(cpu_ticks "$SPID")
         stop_server
         mib=$(echo "$big" | field mib_s); rts=$(echo "$small" | field rt_s)
         bad=$(( $(echo "$big" | field mismatches) + $(echo "$small" | field mismatches) ))
-        printf 'round %d  %-9s  100x16KiB %8s MiB/s   1000x64B %8s rt/s   mismatches %s\n' \
-            "$r" "$s" "${mib:-FAIL}" "${rts:-FAIL}" "$bad"
-        [ -n "$mib" ] && record echo_16k_mib_s "$s" "$mib"
-        [ -n "$rts" ] && record echo_64b_rt_s "$s" "$rts"
+        # Server CPU per unit of work: steadier than throughput on a shared machine.
+        cpu_mib=$(per_unit $((c1 - c0)) "$mib"); cpu_rt=$(per_unit $((c2 - c1)) "$rts")
+        printf 'round %d  %-9s  100x16KiB %8s MiB/s (%s us CPU/MiB)   1000x64B %8s rt/s (%s us CPU/rt)   mismatches %s\n' \
+            "$r" "$s" "${mib:-FAIL}" "$cpu_mib" "${rts:-FAIL}" "$cpu_rt" "$bad"
+        [ -n "$mib" ] && record echo_16k_mib_s "$s" "$mib" && record echo_16k_cpu_us_per_mib "$s" "$cpu_mib"
+        [ -n "$rts" ] && record echo_64b_rt_s "$s" "$rts" && record echo_64b_cpu_us_per_rt "$s" "$cpu_rt"
     done
 done
 
@@ -162,9 +176,10 @@ ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (a == "" || b == "" || b + 0 == 0)
 
 echo
 printf '%-26s %12s %12s %12s %14s %14s\n' "median" reactor raw_epoll libuv reactor/raw reactor/libuv
-for m in echo_16k_mib_s echo_64b_rt_s hold_p99_us hold_rss_idle_b hold_rss_active_b; do
+for m in echo_16k_mib_s echo_16k_cpu_us_per_mib echo_64b_rt_s echo_64b_cpu_us_per_rt hold_p99_us hold_rss_idle_b hold_rss_active_b; do
     a=$(median "$m" reactor); b=$(median "$m" raw_epoll); c=$(median "$m" libuv)
     printf '%-26s %12s %12s %12s %14s %14s\n' "$m" "${a:--}" "${b:--}" "${c:--}" "$(ratio "$a" "$b")" "$(ratio "$a" "$c")"
 done
-echo "(goals: echo ratios >= 0.97; hold_p99 ratio <= 1.5; reactor RSS per connection <= 256 B)"
+echo "(goals: echo throughput ratios >= 0.97 (CPU per unit: lower is better, <= 1.03);"
+echo " hold_p99 ratio <= 1.5; reactor RSS per connection <= 256 B)"
 echo "raw figures: $RESULTS"

@@ -15,26 +15,16 @@
 
 namespace reactor {
 
-// The block header sits in front of the data area, in the same allocation:
-// a Buffer without a block is a null pointer and costs nothing else.
-struct Buffer::Block {
-    std::size_t capacity;  // bytes in the data area
-    std::size_t read;      // read_index
-    std::size_t write;     // write_index
-    bool borrowed;         // a thread's scratch block: never freed by a Buffer
+Buffer::Block* Buffer::allocate_block(std::size_t capacity) {
+    void* memory = ::operator new(sizeof(Block) + capacity);
+    return new (memory) Block{capacity, kPrependRoom, kPrependRoom, false};
+}
 
-    char* bytes() noexcept { return reinterpret_cast<char*>(this + 1); }
+void Buffer::free_block(Block* block) noexcept {
+    if (block != nullptr && !block->borrowed) ::operator delete(block);
+}
 
-    static Block* allocate(std::size_t capacity) {
-        void* memory = ::operator new(sizeof(Block) + capacity);
-        return new (memory) Block{capacity, kPrependRoom, kPrependRoom, false};
-    }
-    static void free(Block* block) noexcept {
-        if (block != nullptr && !block->borrowed) ::operator delete(block);
-    }
-};
-
-Buffer::~Buffer() { Block::free(block_); }
+Buffer::~Buffer() { free_block(block_); }
 
 Buffer::Buffer(Buffer&& other) noexcept {
     swap(other);
@@ -77,26 +67,6 @@ void Buffer::swap(Buffer& other) noexcept {
     std::swap(block_, other.block_);
 }
 
-std::size_t Buffer::size() const noexcept {
-    return block_ != nullptr ? block_->write - block_->read : 0;
-}
-
-std::size_t Buffer::writable_bytes() const noexcept {
-    return block_ != nullptr ? block_->capacity - block_->write : 0;
-}
-
-std::size_t Buffer::prependable_bytes() const noexcept {
-    return block_ != nullptr ? block_->read : 0;
-}
-
-std::size_t Buffer::capacity() const noexcept {
-    return block_ != nullptr ? block_->capacity : 0;
-}
-
-const char* Buffer::data() const noexcept {
-    return block_ != nullptr ? block_->bytes() + block_->read : nullptr;
-}
-
 std::span<const std::byte> Buffer::bytes() const noexcept {
     return {reinterpret_cast<const std::byte*>(data()), size()};
 }
@@ -121,10 +91,6 @@ void Buffer::consume(std::size_t n) noexcept {
     }
 }
 
-void Buffer::consume_all() noexcept {
-    if (block_ != nullptr) block_->read = block_->write = kPrependRoom;
-}
-
 std::string Buffer::take(std::size_t n) {
     n = std::min(n, size());
     std::string out(data(), n);
@@ -135,12 +101,12 @@ std::string Buffer::take(std::size_t n) {
 void Buffer::reallocate(std::size_t capacity, std::size_t front) {
     const std::size_t n = size();
     assert(front + n <= capacity);
-    Block* fresh = Block::allocate(capacity);
+    Block* fresh = allocate_block(capacity);
     if (n != 0) std::memcpy(fresh->bytes() + front, data(), n);
     fresh->read = front;
     fresh->write = front + n;
     if (block_ != nullptr && block_->borrowed) block_->read = block_->write = kPrependRoom;
-    Block::free(block_);
+    free_block(block_);
     block_ = fresh;
 }
 
@@ -162,15 +128,6 @@ void Buffer::ensure_writable(std::size_t n) {
     const std::size_t doubled = block_ != nullptr && !block_->borrowed ? capacity() * 2 : 0;
     const std::size_t grown = std::max({needed, doubled, kMinCapacity});
     reallocate(grown, kPrependRoom);
-}
-
-char* Buffer::write_pointer() noexcept {
-    return block_ != nullptr ? block_->bytes() + block_->write : nullptr;
-}
-
-void Buffer::commit(std::size_t n) noexcept {
-    assert(n <= writable_bytes());
-    if (block_ != nullptr) block_->write += n;
 }
 
 void Buffer::append(const void* bytes, std::size_t n) {
@@ -195,7 +152,7 @@ void Buffer::prepend(const void* bytes, std::size_t n) {
 void Buffer::release() noexcept {
     Block* old = std::exchange(block_, nullptr);
     if (old != nullptr && old->borrowed) old->read = old->write = kPrependRoom;
-    Block::free(old);
+    free_block(old);
 }
 
 void Buffer::shrink_to_fit() {

@@ -26,6 +26,26 @@ inline constexpr int kSendFlags = MSG_NOSIGNAL;
 inline constexpr int kSendFlags = 0;
 #endif
 
+/// The hot-path forms, for the per-message reads and writes: EINTR retried,
+/// -1 with errno set on failure. No std::error_code is built on success
+/// (constructing one costs a call into libstdc++ for the category).
+inline ssize_t read_raw(int fd, void* data, std::size_t size) noexcept {
+    ssize_t n;
+    do {
+        n = ::read(fd, data, size);
+    } while (n < 0 && errno == EINTR);
+    return n;
+}
+inline ssize_t send_raw(int fd, const void* data, std::size_t size) noexcept {
+    ssize_t n;
+    do {
+        n = ::send(fd, data, size, kSendFlags);
+    } while (n < 0 && errno == EINTR);
+    return n;
+}
+/// After a failed read_raw/send_raw: would it merely have blocked?
+inline bool errno_would_block() noexcept { return errno == EAGAIN || errno == EWOULDBLOCK; }
+
 /// send() without SIGPIPE, EINTR retried. -1 with `ec` set on failure.
 inline ssize_t send_some(int fd, const void* data, std::size_t size, std::error_code& ec) noexcept {
     return retry_eintr(ec, [&] { return ::send(fd, data, size, kSendFlags); });

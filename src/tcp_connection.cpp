@@ -82,16 +82,19 @@ void TcpConnection::handle_event(Events events) {
 }
 
 void TcpConnection::handle_read(const TcpConnectionPtr& self) {
-    std::error_code ec;
     ssize_t n;
+    int error = 0;  // an errno; the error_code is built only on failure
     // One read per wake-up, at most 64 KiB: level-triggered polling brings
     // us back if more is waiting, after the other ready connections had
     // their turn.
     if (BufferAccess::lend_scratch(input_)) {
-        n = socket_.read(input_.write_pointer(), input_.writable_bytes(), ec);
+        n = detail::read_raw(socket_.fd(), input_.write_pointer(), input_.writable_bytes());
         if (n > 0) input_.commit(static_cast<std::size_t>(n));
+        if (n < 0) error = errno;
     } else {
+        std::error_code ec;
         n = input_.read_fd(socket_.fd(), ec);
+        if (n < 0) error = ec.value();
     }
     if (n > 0) {
         deliver(self);
@@ -100,8 +103,8 @@ void TcpConnection::handle_read(const TcpConnectionPtr& self) {
     BufferAccess::settle(input_);
     if (n == 0) {
         handle_eof(self);
-    } else if (!detail::would_block(ec)) {
-        begin_close(ec, false);
+    } else if (error != EAGAIN && error != EWOULDBLOCK) {
+        begin_close(std::error_code(error, std::system_category()), false);
     }
 }
 
@@ -143,10 +146,9 @@ void TcpConnection::handle_write(const TcpConnectionPtr& self) {
         update_interest();
         return;
     }
-    std::error_code ec;
-    const ssize_t n = detail::send_some(socket_.fd(), output_.data(), output_.size(), ec);
+    const ssize_t n = detail::send_raw(socket_.fd(), output_.data(), output_.size());
     if (n < 0) {
-        if (!detail::would_block(ec)) begin_close(ec, false);
+        if (!detail::errno_would_block()) begin_close(detail::last_error(), false);
         return;
     }
     output_.consume(static_cast<std::size_t>(n));
@@ -190,10 +192,9 @@ bool TcpConnection::send(Buffer& buffer) {
     }
     if (state() != State::Connected) return false;
     if (output_.empty()) {
-        std::error_code ec;
-        const ssize_t n = detail::send_some(socket_.fd(), buffer.data(), buffer.size(), ec);
-        if (n < 0 && !detail::would_block(ec)) {
-            begin_close(ec, true);
+        const ssize_t n = detail::send_raw(socket_.fd(), buffer.data(), buffer.size());
+        if (n < 0 && !detail::errno_would_block()) {
+            begin_close(detail::last_error(), true);
             return false;
         }
         if (n > 0) buffer.consume(static_cast<std::size_t>(n));
@@ -220,14 +221,13 @@ bool TcpConnection::send_in_loop(const char* data, std::size_t size) {
     if (state() != State::Connected) return false;
     std::size_t written = 0;
     if (output_.empty()) {
-        std::error_code ec;
-        const ssize_t n = detail::send_some(socket_.fd(), data, size, ec);
+        const ssize_t n = detail::send_raw(socket_.fd(), data, size);
         if (n >= 0) {
             written = static_cast<std::size_t>(n);
-        } else if (!detail::would_block(ec)) {
+        } else if (!detail::errno_would_block()) {
             // EPIPE, ECONNRESET: the close callback reports it, from the
             // loop, not from inside this call.
-            begin_close(ec, true);
+            begin_close(detail::last_error(), true);
             return false;
         }
     }

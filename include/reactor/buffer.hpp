@@ -151,9 +151,46 @@ public:
 
 private:
     friend class detail::BufferAccess;
-    struct Block;
+    // The block header sits in front of the data area, in the same
+    // allocation: a Buffer without a block is a null pointer and costs
+    // nothing else. Defined here so the accessors below inline.
+    struct Block {
+        std::size_t capacity;  // bytes in the data area
+        std::size_t read;      // read_index
+        std::size_t write;     // write_index
+        bool borrowed;         // a thread's scratch block: never freed by a Buffer
+        char* bytes() noexcept { return reinterpret_cast<char*>(this + 1); }
+    };
+    static Block* allocate_block(std::size_t capacity);
+    static void free_block(Block* block) noexcept;
     void reallocate(std::size_t capacity, std::size_t front);
     Block* block_ = nullptr;
 };
+
+// The accessors are on every read and write path: inline.
+inline std::size_t Buffer::size() const noexcept {
+    return block_ != nullptr ? block_->write - block_->read : 0;
+}
+inline std::size_t Buffer::writable_bytes() const noexcept {
+    return block_ != nullptr ? block_->capacity - block_->write : 0;
+}
+inline std::size_t Buffer::prependable_bytes() const noexcept {
+    return block_ != nullptr ? block_->read : 0;
+}
+inline std::size_t Buffer::capacity() const noexcept {
+    return block_ != nullptr ? block_->capacity : 0;
+}
+inline const char* Buffer::data() const noexcept {
+    return block_ != nullptr ? block_->bytes() + block_->read : nullptr;
+}
+inline char* Buffer::write_pointer() noexcept {
+    return block_ != nullptr ? block_->bytes() + block_->write : nullptr;
+}
+inline void Buffer::commit(std::size_t n) noexcept {
+    if (block_ != nullptr) block_->write += n;
+}
+inline void Buffer::consume_all() noexcept {
+    if (block_ != nullptr) block_->read = block_->write = kPrependRoom;
+}
 
 }  // namespace reactor
