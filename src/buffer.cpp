@@ -82,15 +82,6 @@ std::size_t Buffer::find(std::string_view needle, std::size_t from) const noexce
     return view().find(needle, from);
 }
 
-void Buffer::consume(std::size_t n) noexcept {
-    if (block_ == nullptr) return;
-    if (n >= size()) {
-        consume_all();
-    } else {
-        block_->read += n;
-    }
-}
-
 std::string Buffer::take(std::size_t n) {
     n = std::min(n, size());
     std::string out(data(), n);
@@ -200,18 +191,26 @@ namespace detail {
 // thread ends. `lessee` is the Buffer holding the lease, so that a second
 // reader at the same time (a nested loop run inside a callback, say) falls
 // back to its own storage, and only the lessee's settle() ends the lease.
+// The per-thread state is two plain pointers: constant-initialized
+// thread_locals need no guard on access, which matters on every read. The
+// block is freed at thread exit by a second thread_local with a destructor,
+// touched only when the block is first allocated.
 struct BufferAccess::Scratch {
     Buffer::Block* block = nullptr;
     const Buffer* lessee = nullptr;
-    ~Scratch() {
-        if (block != nullptr) ::operator delete(block);
-    }
 };
 
 BufferAccess::Scratch& BufferAccess::scratch() noexcept {
-    thread_local Scratch t_scratch;
+    thread_local constinit Scratch t_scratch{};
     return t_scratch;
 }
+
+struct BufferAccess::ScratchFreer {
+    Buffer::Block** block = nullptr;
+    ~ScratchFreer() {
+        if (block != nullptr && *block != nullptr) ::operator delete(*block);
+    }
+};
 
 bool BufferAccess::lend_scratch(Buffer& buffer) noexcept {
     Scratch& t_scratch = scratch();
@@ -221,6 +220,8 @@ bool BufferAccess::lend_scratch(Buffer& buffer) noexcept {
         if (memory == nullptr) return false;
         t_scratch.block = new (memory)
             Buffer::Block{Buffer::kSpillSize, Buffer::kPrependRoom, Buffer::kPrependRoom, true};
+        thread_local ScratchFreer freer;
+        freer.block = &t_scratch.block;
     }
     t_scratch.block->read = t_scratch.block->write = Buffer::kPrependRoom;
     t_scratch.lessee = &buffer;

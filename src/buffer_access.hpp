@@ -38,6 +38,7 @@ public:
 
 private:
     struct Scratch;
+    struct ScratchFreer;
     static Scratch& scratch() noexcept;
 };
 

@@ -192,5 +192,12 @@ inline void Buffer::commit(std::size_t n) noexcept {
 inline void Buffer::consume_all() noexcept {
     if (block_ != nullptr) block_->read = block_->write = kPrependRoom;
 }
+inline void Buffer::consume(std::size_t n) noexcept {
+    if (n >= size()) {
+        consume_all();
+    } else {
+        block_->read += n;
+    }
+}
 
 }  // namespace reactor
