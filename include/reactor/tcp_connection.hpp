@@ -11,8 +11,8 @@
 // callback may close it, drop the last user handle, or destroy its server.
 //
 // Callbacks are not stored per connection: every connection of a server
-// points at the server's one TcpCallbacks set (see tcp_server.hpp), since
-// five std::function objects per connection would cost 160 bytes each.
+// points at the server's one TcpCallbacks set (see tcp_server.hpp): six
+// std::function objects copied into each connection would cost it 192 bytes.
 //
 // States, and the only transitions between them:
 //
