@@ -1,0 +1,126 @@
+// reactor/tcp_server.hpp -- listen, accept, and keep a set of connections.
+//
+//   EventLoop loop;
+//   TcpServer server(loop, SocketAddress::parse("127.0.0.1:8080"));
+//   server.on_message([](const TcpConnectionPtr& c, Buffer& in) { c->send(in); });
+//   loop.run();
+//
+// The server binds and listens in its constructor (so local_address() is
+// known at once, port 0 included) and accepts whenever its loop runs:
+// register the callbacks before running the loop. Callbacks are set once on
+// the server and shared by all its connections (tcp_connection.hpp).
+//
+// Accepting: on each wake-up the listener accepts until EAGAIN but at most
+// accepts_per_wakeup connections, so a connection storm cannot starve the
+// connections already open. Accepted sockets are non-blocking, close-on-exec
+// and (by default) TCP_NODELAY.
+//
+// Overload policy (docs/tcp.md):
+//   - max_connections (0 = no cap): a connection over the cap is accepted
+//     and closed at once (the client sees EOF, not a hang), counted as
+//     refused;
+//   - out of fds (EMFILE/ENFILE): the server closes its reserve fd, accepts
+//     the newcomer and closes it (refused), reopens the reserve, and pauses
+//     the listener (stops watching it) for a backoff that starts at
+//     min_backoff and doubles up to max_backoff; a closing connection ends
+//     the pause at once. So the server neither spins on a listener that
+//     stays readable nor stops accepting for good. Same on every backend.
+//   - counters() tells accepted, refused, paused (times paused) and current.
+//
+// Threads: everything on the loop thread. Destroy the server before its loop.
+#pragma once
+
+#include <reactor/event_loop.hpp>
+#include <reactor/socket_address.hpp>
+#include <reactor/tcp_connection.hpp>
+
+#include <chrono>
+#include <cstddef>
+#include <cstdint>
+#include <functional>
+#include <memory>
+
+namespace reactor {
+
+namespace detail {
+class TcpServerCore;
+}
+
+struct TcpServerOptions {
+    int backlog = SOMAXCONN;
+    bool reuse_address = true;
+    /// SO_REUSEPORT (several processes on one port); construction fails
+    /// where the system lacks it.
+    bool reuse_port = false;
+    bool tcp_nodelay = true;
+    /// Cap on concurrent connections; 0 means none.
+    std::size_t max_connections = 0;
+    /// Accepts per listener wake-up, for fairness to open connections.
+    std::size_t accepts_per_wakeup = 64;
+    /// Listener pause after EMFILE/ENFILE: first, and longest.
+    std::chrono::milliseconds min_backoff{10};
+    std::chrono::milliseconds max_backoff{1000};
+    /// Shared by every connection (tcp_connection.hpp).
+    TcpConnectionOptions connection;
+};
+
+struct TcpServerCounters {
+    std::uint64_t accepted = 0;  ///< connections taken into service
+    std::uint64_t refused = 0;   ///< accepted and closed at once (cap, EMFILE)
+    std::uint64_t paused = 0;    ///< times the listener was paused (EMFILE/ENFILE)
+    std::size_t current = 0;     ///< connections open now
+};
+
+class TcpServer {
+public:
+    using ConnectionCallback = std::function<void(const TcpConnectionPtr&)>;
+    using MessageCallback = std::function<void(const TcpConnectionPtr&, Buffer&)>;
+    using CloseCallback = std::function<void(const TcpConnectionPtr&, std::error_code)>;
+    using HighWaterCallback = std::function<void(const TcpConnectionPtr&, std::size_t)>;
+
+    /// Binds `address` (port 0: the kernel picks; see local_address()) and
+    /// listens. Throws std::system_error if the socket, bind or listen fails
+    /// (EADDRINUSE, EACCES, ...), with the address in the message.
+    TcpServer(EventLoop& loop, const SocketAddress& address, TcpServerOptions options = {});
+    /// Stops listening and closes every connection at once, without calling
+    /// any callback (the objects they capture may already be gone). Safe
+    /// inside any of the server's callbacks. Loop thread.
+    ~TcpServer();
+    TcpServer(const TcpServer&) = delete;
+    TcpServer& operator=(const TcpServer&) = delete;
+
+    // ---- callbacks, shared by all connections (see TcpCallbacks) ---------------
+    void on_connect(ConnectionCallback cb);
+    void on_message(MessageCallback cb);
+    void on_close(CloseCallback cb);
+    void on_write_complete(ConnectionCallback cb);
+    void on_high_water(HighWaterCallback cb);
+    void on_peer_shutdown(ConnectionCallback cb);
+    /// Changes the high-water mark of every connection, open or future.
+    void set_high_water_mark(std::size_t bytes);
+
+    // ---- state ---------------------------------------------------------------
+    EventLoop& loop() const noexcept;
+    /// The bound address, with the real port.
+    SocketAddress local_address() const;
+    bool listening() const noexcept;
+    TcpServerCounters counters() const noexcept;
+    std::size_t connection_count() const noexcept;
+    /// Calls `fn` for each open connection (a snapshot: `fn` may close any).
+    void for_each_connection(const std::function<void(const TcpConnectionPtr&)>& fn) const;
+
+    // ---- stopping ----------------------------------------------------------------
+    /// Closes the listening socket; open connections go on.
+    void stop_listening();
+    /// close() on every connection (flush, then close).
+    void close_all();
+    /// Stops listening, closes every connection gracefully, force-closes
+    /// those still open after `grace`, then calls `done` (from the loop)
+    /// once none is left. The usual end of a server on SIGTERM.
+    void shutdown(EventLoop::Duration grace, std::function<void()> done);
+
+private:
+    std::shared_ptr<detail::TcpServerCore> core_;
+};
+
+}  // namespace reactor

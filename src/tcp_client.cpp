@@ -1,0 +1,207 @@
+// src/tcp_client.cpp -- connect attempts, their timeout, retries, and the
+// one connection a client owns.
+#include <reactor/tcp_client.hpp>
+
+#include "connection_hub.hpp"
+
+#include <algorithm>
+#include <utility>
+
+namespace reactor {
+namespace detail {
+
+class TcpClientCore final : public ConnectionOwner {
+public:
+    TcpClientCore(EventLoop& loop, const SocketAddress& server, TcpClientOptions options)
+        : loop_(loop), server_(server), options_(options) {
+        hub_.options = options.connection;
+        hub_.owner = this;
+    }
+
+    void connect(TcpClient::ConnectCallback done) {
+        loop_.assert_in_loop_thread();
+        if (connecting_ || connection_) {
+            const auto why = connecting_ ? std::errc::connection_already_in_progress
+                                         : std::errc::already_connected;
+            loop_.run_after(EventLoop::Duration::zero(), [done = std::move(done), why] {
+                if (done) done(std::make_error_code(why), nullptr);
+            });
+            return;
+        }
+        connecting_ = true;
+        attempts_ = 0;
+        backoff_ = options_.initial_backoff;
+        done_ = std::move(done);
+        // The first attempt starts from the loop, so that every outcome,
+        // even an immediate ECONNREFUSED, reaches `done` asynchronously.
+        retry_timer_ = loop_.run_after(EventLoop::Duration::zero(), [this] {
+            retry_timer_ = {};
+            attempt();
+        });
+    }
+
+    void cancel() {
+        if (!connecting_) return;
+        stop_attempt();
+        loop_.cancel(std::exchange(retry_timer_, TimerId{}));
+        connecting_ = false;
+        loop_.run_after(EventLoop::Duration::zero(), [done = std::move(done_)] {
+            if (done) done(std::make_error_code(std::errc::operation_canceled), nullptr);
+        });
+        done_ = nullptr;
+    }
+
+    // Called by ~TcpClient: no callbacks from here on.
+    void abandon_all() noexcept {
+        stop_attempt();
+        loop_.cancel(std::exchange(retry_timer_, TimerId{}));
+        connecting_ = false;
+        done_ = nullptr;
+        if (connection_) ConnectionHub::abandon(*std::exchange(connection_, nullptr));
+    }
+
+    void connection_closed(TcpConnection& connection) override {
+        if (connection_.get() == &connection) connection_.reset();
+    }
+
+    EventLoop& loop_;
+    SocketAddress server_;
+    TcpClientOptions options_;
+    ConnectionHub hub_;
+    TcpConnectionPtr connection_;
+    unsigned attempts_ = 0;
+    bool connecting_ = false;
+
+private:
+    void attempt() {
+        ++attempts_;
+        std::error_code ec;
+        socket_ = Socket::create(server_.family(), SOCK_STREAM, ec);
+        if (!ec) ec = socket_.connect(server_);
+        if (!ec) {
+            established();  // loopback and Unix sockets may connect at once
+            return;
+        }
+        if (ec != std::errc::operation_in_progress) {
+            failed(ec);
+            return;
+        }
+        watch_ = loop_.watch(socket_.fd(), Writable, [this](Events) { handshake_ended(); }, ec);
+        if (ec) {
+            failed(ec);
+            return;
+        }
+        if (options_.connect_timeout > EventLoop::Duration::zero()) {
+            timeout_timer_ = loop_.run_after(options_.connect_timeout, [this] {
+                timeout_timer_ = {};
+                failed(std::make_error_code(std::errc::timed_out));
+            });
+        }
+    }
+
+    void handshake_ended() {
+        // Writable (or Error/Hangup) means the handshake is over; SO_ERROR
+        // says how. Some systems report a refused connect with SO_ERROR 0 and
+        // a hang-up only; getpeername() failing (ENOTCONN) catches that.
+        std::error_code ec = socket_.take_error();
+        if (!ec) {
+            std::error_code peer_ec;
+            (void)socket_.peer_address(peer_ec);
+            if (peer_ec) ec = std::make_error_code(std::errc::connection_refused);
+        }
+        if (ec) {
+            failed(ec);
+        } else {
+            established();
+        }
+    }
+
+    void established() {
+        stop_watching();
+        // TCP's simultaneous open lets a socket connect to itself when the
+        // target port is free and in the ephemeral range: that is no server.
+        if (server_.family() != AF_UNIX && socket_.local_address() == socket_.peer_address()) {
+            failed(std::make_error_code(std::errc::connection_refused));
+            return;
+        }
+        if (options_.tcp_nodelay && server_.family() != AF_UNIX) (void)socket_.set_tcp_nodelay(true);
+        auto connection = std::make_shared<TcpConnection>(loop_, std::move(socket_), hub_);
+        if (const std::error_code ec = ConnectionHub::start(*connection)) {
+            failed(ec);
+            return;
+        }
+        connection_ = connection;
+        connecting_ = false;
+        auto done = std::exchange(done_, nullptr);
+        if (done) done({}, connection);  // may destroy the client: nothing after this
+    }
+
+    void failed(std::error_code ec) {
+        stop_attempt();
+        if (options_.max_attempts == 0 || attempts_ < options_.max_attempts) {
+            retry_timer_ = loop_.run_after(backoff_, [this] {
+                retry_timer_ = {};
+                attempt();
+            });
+            backoff_ = std::min(backoff_ * 2, options_.max_backoff);
+            return;
+        }
+        connecting_ = false;
+        auto done = std::exchange(done_, nullptr);
+        if (done) done(ec, nullptr);  // may destroy the client: nothing after this
+    }
+
+    void stop_watching() noexcept {
+        if (watch_) loop_.unwatch(std::exchange(watch_, WatcherId{}));
+        loop_.cancel(std::exchange(timeout_timer_, TimerId{}));
+    }
+
+    void stop_attempt() noexcept {
+        stop_watching();
+        socket_.close();
+    }
+
+    Socket socket_;  // the socket of the attempt under way
+    WatcherId watch_;
+    TimerId timeout_timer_;
+    TimerId retry_timer_;
+    EventLoop::Duration backoff_{};
+    TcpClient::ConnectCallback done_;
+};
+
+}  // namespace detail
+
+TcpClient::TcpClient(EventLoop& loop, const SocketAddress& server, TcpClientOptions options)
+    : core_(std::make_shared<detail::TcpClientCore>(loop, server, options)) {}
+
+TcpClient::~TcpClient() {
+    core_->abandon_all();
+    // Possibly inside one of the core's callbacks: free it after this step.
+    EventLoop& loop = core_->loop_;
+    loop.post([core = std::move(core_)] {});
+}
+
+void TcpClient::on_message(std::function<void(const TcpConnectionPtr&, Buffer&)> cb) {
+    core_->hub_.callbacks.on_message = std::move(cb);
+}
+void TcpClient::on_close(std::function<void(const TcpConnectionPtr&, std::error_code)> cb) {
+    core_->hub_.callbacks.on_close = std::move(cb);
+}
+void TcpClient::on_write_complete(std::function<void(const TcpConnectionPtr&)> cb) {
+    core_->hub_.callbacks.on_write_complete = std::move(cb);
+}
+void TcpClient::on_high_water(std::function<void(const TcpConnectionPtr&, std::size_t)> cb) {
+    core_->hub_.callbacks.on_high_water = std::move(cb);
+}
+void TcpClient::on_peer_shutdown(std::function<void(const TcpConnectionPtr&)> cb) {
+    core_->hub_.callbacks.on_peer_shutdown = std::move(cb);
+}
+
+void TcpClient::connect(ConnectCallback done) { core_->connect(std::move(done)); }
+void TcpClient::cancel() { core_->cancel(); }
+bool TcpClient::connecting() const noexcept { return core_->connecting_; }
+TcpConnectionPtr TcpClient::connection() const noexcept { return core_->connection_; }
+unsigned TcpClient::attempts() const noexcept { return core_->attempts_; }
+const SocketAddress& TcpClient::server_address() const noexcept { return core_->server_; }
+
+}  // namespace reactor
