@@ -19,11 +19,6 @@ using namespace reactor::test;
 
 namespace {
 
-std::string example_path(const std::string& name) {
-    const char* build = std::getenv("BUILD");
-    return std::string(build != nullptr && *build != '\0' ? build : "build") + "/examples/" + name;
-}
-
 // A running example with its stdout on a pipe; killed if still alive at
 // the end of the test.
 class Example {
