@@ -69,7 +69,7 @@ int run_server_child(int port_out, int control_in, int report_out) {
 bool echoes(int fd, const std::string& text) {
     if (::send(fd, text.data(), text.size(), MSG_NOSIGNAL) != static_cast<ssize_t>(text.size())) return false;
     std::string got;
-    const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(5);
+    const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(15);
     while (got.size() < text.size() && std::chrono::steady_clock::now() < deadline) {
         if (read_into(fd, got) <= 0) return false;
         std::this_thread::sleep_for(std::chrono::milliseconds(5));
