@@ -10,6 +10,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <stdexcept>
 #include <string>
 #include <utility>
 #include <vector>
@@ -201,7 +202,9 @@ private:
 }  // namespace detail
 
 TcpServer::TcpServer(EventLoop& loop, const SocketAddress& address, TcpServerOptions options)
-    : core_(std::make_shared<detail::TcpServerCore>(loop, address, options)) {}
+    : core_(options.threads != 1
+                ? throw std::invalid_argument("reactor: TcpServer threads != 1 is being implemented")
+                : std::make_shared<detail::TcpServerCore>(loop, address, options)) {}
 
 TcpServer::~TcpServer() {
     if (!core_) return;

@@ -46,7 +46,28 @@ namespace detail {
 class TcpServerCore;
 }
 
+/// How a server with several threads spreads connections over its loops.
+enum class Balance : std::uint8_t {
+    /// ReusePort where the kernel balances SO_REUSEPORT listeners (Linux,
+    /// TCP), HandOff elsewhere.
+    Auto,
+    /// One listener per loop, all bound to the same port with SO_REUSEPORT;
+    /// the kernel picks a listener for each new connection (by a hash of
+    /// its addresses). No cross-thread step per connection.
+    ReusePort,
+    /// One listener on the first loop; each accepted socket is posted to
+    /// the next loop in turn (round robin). Works everywhere.
+    HandOff,
+};
+
 struct TcpServerOptions {
+    /// Loops serving connections: the server's own loop plus threads - 1
+    /// loops on threads the server starts (and joins when destroyed). Each
+    /// connection lives on exactly one loop, and its callbacks run there.
+    /// 1 (the default, as in Node) means everything on the one loop.
+    std::size_t threads = 1;
+    /// How connections are spread when threads > 1.
+    Balance balance = Balance::Auto;
     int backlog = SOMAXCONN;
     bool reuse_address = true;
     /// SO_REUSEPORT (several processes on one port); construction fails
