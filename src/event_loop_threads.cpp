@@ -19,7 +19,8 @@ EventLoopThreads::EventLoopThreads(std::size_t count, std::string_view backend) 
     for (std::size_t i = 0; i < count; ++i) {
         std::promise<EventLoop*> ready;
         std::future<EventLoop*> started = ready.get_future();
-        threads_.emplace_back([&ready, backend_name] {
+        releases_.emplace_back();
+        threads_.emplace_back([&ready, backend_name, released = releases_.back().get_future()] {
             std::unique_ptr<EventLoop> loop;
             try {
                 loop = std::make_unique<EventLoop>(backend_name);
@@ -29,6 +30,9 @@ EventLoopThreads::EventLoopThreads(std::size_t count, std::string_view backend) 
             }
             ready.set_value(loop.get());
             loop->run();
+            // stop() may still be inside loop->stop() (waking us) when run()
+            // returns: destroy the loop only once it says it is done with it.
+            released.wait();
             // The loop dies on its own thread: its callbacks may hold state
             // that expects to be destroyed where it lived.
         });
@@ -37,6 +41,7 @@ EventLoopThreads::EventLoopThreads(std::size_t count, std::string_view backend) 
         } catch (...) {
             threads_.back().join();
             threads_.pop_back();
+            releases_.pop_back();
             stop();
             throw;
         }
@@ -50,8 +55,11 @@ void EventLoopThreads::stop() {
         assert(!loop->in_loop_thread() && "reactor: EventLoopThreads::stop() called from one of its loops");
         loop->stop();
     }
+    // Only now that no loop is touched any more may the threads destroy them.
+    for (std::promise<void>& release : releases_) release.set_value();
     for (std::thread& t : threads_) t.join();
     threads_.clear();
+    releases_.clear();
     loops_.clear();
 }
 

@@ -211,6 +211,8 @@ public:
     /// Makes run() return after the current iteration. Any thread; it wakes
     /// the loop if it is waiting in the poller. A stop() before run() makes
     /// the next run() return after one iteration, which does not wait.
+    /// From another thread, run() may return before this call does: keep
+    /// the loop alive until stop() has returned (EventLoopThreads does).
     void stop();
 
     /// Runs `fn` on the loop thread, in a later iteration, in posting order.

@@ -19,6 +19,7 @@
 #include <reactor/event_loop.hpp>
 
 #include <atomic>
+#include <future>
 #include <cstddef>
 #include <string_view>
 #include <thread>
@@ -56,6 +57,7 @@ public:
 private:
     std::vector<EventLoop*> loops_;
     std::vector<std::thread> threads_;
+    std::vector<std::promise<void>> releases_;  // lets thread i destroy its loop
     std::atomic<std::size_t> next_{0};
 };
 

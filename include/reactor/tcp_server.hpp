@@ -27,7 +27,16 @@
 //     stays readable nor stops accepting for good. Same on every backend.
 //   - counters() tells accepted, refused, paused (times paused) and current.
 //
-// Threads: everything on the loop thread. Destroy the server before its loop.
+// Threads. By default (threads = 1) everything runs on the server's loop
+// thread, as in Node. With TcpServerOptions::threads = N the server also
+// runs N - 1 loops on threads of its own and spreads connections over all
+// N loops (Balance says how; docs/scaling.md measures it): every connection
+// lives on exactly one loop, and the shared callbacks run on that loop's
+// thread, so callbacks for different connections may run at the same time
+// and whatever they share must be thread-safe (or per loop). The server's
+// own methods are still called on its loop thread, except counters() and
+// connection_count(), which any thread may call. Destroy the server on its
+// loop's thread, before its loop.
 #pragma once
 
 #include <reactor/event_loop.hpp>
@@ -44,6 +53,7 @@ namespace reactor {
 
 namespace detail {
 class TcpServerCore;
+class LoopGroup;
 }
 
 /// How a server with several threads spreads connections over its loops.
@@ -100,48 +110,66 @@ public:
     using HighWaterCallback = std::function<void(const TcpConnectionPtr&, std::size_t)>;
 
     /// Binds `address` (port 0: the kernel picks; see local_address()) and
-    /// listens. Throws std::system_error if the socket, bind or listen fails
-    /// (EADDRINUSE, EACCES, ...), with the address in the message.
+    /// listens; with threads > 1, also starts the other loops' threads (and,
+    /// with Balance::ReusePort, binds their listeners). Throws
+    /// std::system_error if the socket, bind or listen fails (EADDRINUSE,
+    /// EACCES, ...), with the address in the message, if threads is 0, or
+    /// for Balance::ReusePort on a non-TCP address. Loop thread.
     TcpServer(EventLoop& loop, const SocketAddress& address, TcpServerOptions options = {});
     /// Stops listening and closes every connection at once, without calling
     /// any callback (the objects they capture may already be gone). Safe
-    /// inside any of the server's callbacks. Loop thread.
+    /// inside any of the server's callbacks that run on its loop. With
+    /// threads > 1 it waits until every other loop has closed its
+    /// connections, then joins the threads; so it must not run in a
+    /// callback on one of those other loops. Loop thread.
     ~TcpServer();
     TcpServer(const TcpServer&) = delete;
     TcpServer& operator=(const TcpServer&) = delete;
 
     // ---- callbacks, shared by all connections (see TcpCallbacks) ---------------
+    // Set them before the loop runs: with threads > 1 they are copied to the
+    // other loops when the server's loop first runs.
     void on_connect(ConnectionCallback cb);
     void on_message(MessageCallback cb);
     void on_close(CloseCallback cb);
     void on_write_complete(ConnectionCallback cb);
     void on_high_water(HighWaterCallback cb);
     void on_peer_shutdown(ConnectionCallback cb);
-    /// Changes the high-water mark of every connection, open or future.
+    /// Changes the high-water mark of every connection, open or future (on
+    /// the other loops a moment later).
     void set_high_water_mark(std::size_t bytes);
 
     // ---- state ---------------------------------------------------------------
+    /// The server's own loop (the first of thread_count()).
     EventLoop& loop() const noexcept;
+    /// How many loops serve connections (TcpServerOptions::threads).
+    std::size_t thread_count() const noexcept;
     /// The bound address, with the real port.
     SocketAddress local_address() const;
     bool listening() const noexcept;
+    /// Totals over every loop. Any thread (with threads > 1, a snapshot
+    /// that the other loops may be changing).
     TcpServerCounters counters() const noexcept;
+    /// counters().current. Any thread.
     std::size_t connection_count() const noexcept;
     /// Calls `fn` for each open connection (a snapshot: `fn` may close any).
+    /// With threads > 1, the other loops' connections are visited later, on
+    /// their own threads (so `fn` must be thread-safe and is copied).
     void for_each_connection(const std::function<void(const TcpConnectionPtr&)>& fn) const;
 
     // ---- stopping ----------------------------------------------------------------
-    /// Closes the listening socket; open connections go on.
+    /// Closes the listening socket(s); open connections go on.
     void stop_listening();
     /// close() on every connection (flush, then close).
     void close_all();
     /// Stops listening, closes every connection gracefully, force-closes
     /// those still open after `grace`, then calls `done` (from the loop)
-    /// once none is left. The usual end of a server on SIGTERM.
+    /// once none is left on any loop. The usual end of a server on SIGTERM.
     void shutdown(EventLoop::Duration grace, std::function<void()> done);
 
 private:
-    std::shared_ptr<detail::TcpServerCore> core_;
+    std::shared_ptr<detail::TcpServerCore> core_;   // the first loop's
+    std::shared_ptr<detail::LoopGroup> group_;      // the other loops (threads > 1)
 };
 
 }  // namespace reactor
