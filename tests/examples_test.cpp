@@ -131,6 +131,22 @@ TEST_CASE("echo_server echoes, flushes on half-close, and exits 0 on SIGTERM") {
     CHECK(server.terminate() == 0);  // with connection `a` still open
 }
 
+TEST_CASE("echo_server --threads 2 serves many clients on two loops and exits 0") {
+    Example server("echo_server", {"--port", "0", "--threads", "2"});
+    const SocketAddress where = server.address();
+    std::vector<Fd> clients;
+    for (int i = 0; i < 50; ++i) clients.push_back(tcp_connect(where));
+    for (std::size_t i = 0; i < clients.size(); ++i) {
+        write_all(clients[i].get(), "line " + std::to_string(i) + "\n");
+    }
+    for (std::size_t i = 0; i < clients.size(); ++i) {
+        const std::string want = "line " + std::to_string(i) + "\n";
+        CHECK(read_n(clients[i].get(), want.size()) == want);
+    }
+    CHECK(server.terminate() == 0);  // with all fifty still open
+    for (Fd& c : clients) CHECK(eof_within_deadline(c.get()));
+}
+
 TEST_CASE("chat_server relays lines to the others, announces joins and leaves, cuts off long lines") {
     Example server("chat_server", {"--port", "0", "--max-line", "1000"});
     const SocketAddress where = server.address();
