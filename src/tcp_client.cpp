@@ -1,19 +1,31 @@
 // src/tcp_client.cpp -- connect attempts, their timeout, retries, and the
-// one connection a client owns.
+// one connection a client owns; for a client made with a host name, the
+// lookup on the worker pool and the walk through the addresses it returns.
 #include <reactor/tcp_client.hpp>
+
+#include <reactor/resolve.hpp>
 
 #include "connection_hub.hpp"
 
 #include <algorithm>
+#include <string>
 #include <utility>
+#include <vector>
 
 namespace reactor {
 namespace detail {
 
-class TcpClientCore final : public ConnectionOwner {
+class TcpClientCore final : public ConnectionOwner,
+                            public std::enable_shared_from_this<TcpClientCore> {
 public:
     TcpClientCore(EventLoop& loop, const SocketAddress& server, TcpClientOptions options)
         : loop_(loop), server_(server), options_(options) {
+        hub_.options = options.connection;
+        hub_.owner = this;
+    }
+
+    TcpClientCore(EventLoop& loop, std::string host, std::uint16_t port, TcpClientOptions options)
+        : loop_(loop), options_(options), host_(std::move(host)), port_(port), by_name_(true) {
         hub_.options = options.connection;
         hub_.owner = this;
     }
@@ -43,6 +55,7 @@ public:
     void cancel() {
         if (!connecting_) return;
         stop_attempt();
+        stop_lookup();
         loop_.cancel(std::exchange(retry_timer_, TimerId{}));
         connecting_ = false;
         loop_.run_after(EventLoop::Duration::zero(), [done = std::move(done_)] {
@@ -54,6 +67,7 @@ public:
     // Called by ~TcpClient: no callbacks from here on.
     void abandon_all() noexcept {
         stop_attempt();
+        stop_lookup();
         loop_.cancel(std::exchange(retry_timer_, TimerId{}));
         connecting_ = false;
         done_ = nullptr;
@@ -65,36 +79,84 @@ public:
     }
 
     EventLoop& loop_;
-    SocketAddress server_;
+    SocketAddress server_;  // the address tried or connected to
     TcpClientOptions options_;
     ConnectionHub hub_;
     TcpConnectionPtr connection_;
     unsigned attempts_ = 0;
     bool connecting_ = false;
+    const std::string host_;  // by name: what to resolve
+    const std::uint16_t port_ = 0;
+    const bool by_name_ = false;
 
 private:
+    // One attempt: by address, one connect; by name, a fresh lookup (names
+    // move between addresses, so a retry asks again), then the addresses in
+    // the resolver's order of preference until one connects.
     void attempt() {
         ++attempts_;
+        if (!by_name_) {
+            connect_to(server_);
+            return;
+        }
+        const unsigned lookup = ++lookup_generation_;
+        std::weak_ptr<TcpClientCore> weak = weak_from_this();
+        lookup_work_ = resolve(loop_, host_, port_,
+                               [weak, lookup](std::error_code ec, std::vector<ResolvedAddress> found) {
+                                   // A lookup that had started cannot be cancelled: its
+                                   // answer may come after cancel() or the client's end.
+                                   auto self = weak.lock();
+                                   if (!self || self->lookup_generation_ != lookup) return;
+                                   self->resolved(ec, std::move(found));
+                               });
+    }
+
+    void resolved(std::error_code ec, std::vector<ResolvedAddress> found) {
+        lookup_work_ = {};
+        if (ec) {
+            failed(ec);
+            return;
+        }
+        candidates_.clear();
+        for (const ResolvedAddress& a : found) {
+            candidates_.push_back(SocketAddress::from_native(a.sockaddr_ptr(), a.length));
+        }
+        next_candidate_ = 0;
+        try_next_candidate({});
+    }
+
+    // By name: the next address, or the attempt fails with the last error.
+    void try_next_candidate(std::error_code last) {
+        if (next_candidate_ >= candidates_.size()) {
+            candidates_.clear();
+            failed(last ? last : std::make_error_code(std::errc::address_not_available));
+            return;
+        }
+        server_ = candidates_[next_candidate_++];
+        connect_to(server_);
+    }
+
+    void connect_to(const SocketAddress& address) {
         std::error_code ec;
-        socket_ = Socket::create(server_.family(), SOCK_STREAM, ec);
-        if (!ec) ec = socket_.connect(server_);
+        socket_ = Socket::create(address.family(), SOCK_STREAM, ec);
+        if (!ec) ec = socket_.connect(address);
         if (!ec) {
             established();  // loopback and Unix sockets may connect at once
             return;
         }
         if (ec != std::errc::operation_in_progress) {
-            failed(ec);
+            failed_address(ec);
             return;
         }
         watch_ = loop_.watch(socket_.fd(), Writable, [this](Events) { handshake_ended(); }, ec);
         if (ec) {
-            failed(ec);
+            failed_address(ec);
             return;
         }
         if (options_.connect_timeout > EventLoop::Duration::zero()) {
             timeout_timer_ = loop_.run_after(options_.connect_timeout, [this] {
                 timeout_timer_ = {};
-                failed(std::make_error_code(std::errc::timed_out));
+                failed_address(std::make_error_code(std::errc::timed_out));
             });
         }
     }
@@ -110,7 +172,7 @@ private:
             if (peer_ec) ec = std::make_error_code(std::errc::connection_refused);
         }
         if (ec) {
-            failed(ec);
+            failed_address(ec);
         } else {
             established();
         }
@@ -121,23 +183,36 @@ private:
         // TCP's simultaneous open lets a socket connect to itself when the
         // target port is free and in the ephemeral range: that is no server.
         if (server_.family() != AF_UNIX && socket_.local_address() == socket_.peer_address()) {
-            failed(std::make_error_code(std::errc::connection_refused));
+            failed_address(std::make_error_code(std::errc::connection_refused));
             return;
         }
         if (options_.tcp_nodelay && server_.family() != AF_UNIX) (void)socket_.set_tcp_nodelay(true);
         auto connection = std::make_shared<TcpConnection>(loop_, std::move(socket_), hub_);
         if (const std::error_code ec = ConnectionHub::start(*connection)) {
-            failed(ec);
+            failed_address(ec);
             return;
         }
         connection_ = connection;
         connecting_ = false;
+        candidates_.clear();
         auto done = std::exchange(done_, nullptr);
         if (done) done({}, connection);  // may destroy the client: nothing after this
     }
 
+    // The current address failed: by name, the next one is tried at once
+    // (the attempt is not over); otherwise the attempt failed.
+    void failed_address(std::error_code ec) {
+        stop_attempt();
+        if (by_name_ && next_candidate_ < candidates_.size()) {
+            try_next_candidate(ec);
+            return;
+        }
+        failed(ec);
+    }
+
     void failed(std::error_code ec) {
         stop_attempt();
+        candidates_.clear();
         if (options_.max_attempts == 0 || attempts_ < options_.max_attempts) {
             retry_timer_ = loop_.run_after(backoff_, [this] {
                 retry_timer_ = {};
@@ -161,18 +236,31 @@ private:
         socket_.close();
     }
 
+    void stop_lookup() noexcept {
+        ++lookup_generation_;  // an answer still on its way is ignored
+        if (lookup_work_) loop_.cancel_work(std::exchange(lookup_work_, WorkId{}));
+        candidates_.clear();
+    }
+
     Socket socket_;  // the socket of the attempt under way
     WatcherId watch_;
     TimerId timeout_timer_;
     TimerId retry_timer_;
     EventLoop::Duration backoff_{};
     TcpClient::ConnectCallback done_;
+    WorkId lookup_work_;
+    unsigned lookup_generation_ = 0;
+    std::vector<SocketAddress> candidates_;  // by name: this attempt's addresses
+    std::size_t next_candidate_ = 0;
 };
 
 }  // namespace detail
 
 TcpClient::TcpClient(EventLoop& loop, const SocketAddress& server, TcpClientOptions options)
     : core_(std::make_shared<detail::TcpClientCore>(loop, server, options)) {}
+
+TcpClient::TcpClient(EventLoop& loop, std::string host, std::uint16_t port, TcpClientOptions options)
+    : core_(std::make_shared<detail::TcpClientCore>(loop, std::move(host), port, options)) {}
 
 TcpClient::~TcpClient() {
     core_->abandon_all();
@@ -203,5 +291,6 @@ bool TcpClient::connecting() const noexcept { return core_->connecting_; }
 TcpConnectionPtr TcpClient::connection() const noexcept { return core_->connection_; }
 unsigned TcpClient::attempts() const noexcept { return core_->attempts_; }
 const SocketAddress& TcpClient::server_address() const noexcept { return core_->server_; }
+const std::string& TcpClient::host() const noexcept { return core_->host_; }
 
 }  // namespace reactor

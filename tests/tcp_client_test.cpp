@@ -3,6 +3,7 @@
 // cancel, on every backend.
 #include "tcp_util.hpp"
 
+#include <reactor/resolve.hpp>
 #include <reactor/tcp_client.hpp>
 #include <reactor/tcp_server.hpp>
 
@@ -207,4 +208,110 @@ TEST_CASE("connecting to a Unix-domain path") {
     }
     ::unlink(path.c_str());
     run_for(loop, std::chrono::milliseconds(5));
+}
+
+// ---- by host name ------------------------------------------------------------
+
+TEST_CASE("by host name: a numeric host connects through the lookup") {
+    EventLoop loop;
+    TcpServer server(loop, SocketAddress::ipv4_loopback(0));
+    server.on_message([](const TcpConnectionPtr& c, Buffer& in) { c->send(in); });
+    TcpClient client(loop, "127.0.0.1", server.local_address().port());
+    CHECK(client.host() == "127.0.0.1");
+    CHECK(client.server_address().family() == AF_UNSPEC);  // not looked up yet
+    std::string echoed;
+    client.on_message([&](const TcpConnectionPtr&, Buffer& in) { echoed += in.take_all(); });
+    Outcome out;
+    client.connect(out.callback());
+    REQUIRE(run_until(loop, [&] { return out.called; }));
+    CHECK_FALSE(out.ec);
+    REQUIRE(out.conn);
+    CHECK(client.server_address() == server.local_address());
+    CHECK(client.attempts() == 1);
+    out.conn->send("by name");
+    CHECK(run_until(loop, [&] { return echoed == "by name"; }));
+    out.conn->close();
+    CHECK(run_until(loop, [&] { return client.connection() == nullptr; }));
+}
+
+TEST_CASE("by host name: the addresses are tried in order until one connects") {
+    EventLoop loop;
+    // The empty host means the loopback addresses, ::1 and 127.0.0.1, in the
+    // resolver's order. Listen on the LAST one only, with the same port free
+    // on the others, so the client must be refused first and walk on.
+    std::vector<ResolvedAddress> order;
+    bool answered = false;
+    resolve(loop, "", 0, [&](std::error_code ec, std::vector<ResolvedAddress> found) {
+        REQUIRE_FALSE(ec);
+        order = std::move(found);
+        answered = true;
+    });
+    REQUIRE(run_until(loop, [&] { return answered; }));
+    REQUIRE(order.size() >= 2);
+    const SocketAddress last = SocketAddress::from_native(order.back().sockaddr_ptr(), order.back().length);
+    TcpServer server(loop, last);  // port 0: the kernel picks
+    const std::uint16_t port = server.local_address().port();
+    TcpClient client(loop, "", port);
+    Outcome out;
+    client.connect(out.callback());
+    REQUIRE(run_until(loop, [&] { return out.called; }));
+    CHECK_FALSE(out.ec);
+    REQUIRE(out.conn);
+    CHECK(client.server_address() == server.local_address());
+    CHECK(client.attempts() == 1);  // one attempt, several addresses
+    out.conn->force_close();
+    CHECK(run_until(loop, [&] { return client.connection() == nullptr; }));
+}
+
+TEST_CASE("by host name: every address refused ends with the last refusal") {
+    EventLoop loop;
+    TcpClient client(loop, "127.0.0.1", free_port());
+    Outcome out;
+    client.connect(out.callback());
+    REQUIRE(run_until(loop, [&] { return out.called; }));
+    CHECK(out.ec == std::errc::connection_refused);
+    CHECK_FALSE(out.conn);
+}
+
+TEST_CASE("by host name: a name that does not resolve is a resolver error") {
+    EventLoop loop;
+    TcpClientOptions options;
+    options.max_attempts = 2;
+    options.initial_backoff = std::chrono::milliseconds(1);
+    TcpClient client(loop, "no-such-host.invalid", 80, options);
+    Outcome out;
+    client.connect(out.callback());
+    // With no network a resolver may wait for its server: a wider bound.
+    REQUIRE(run_until(loop, [&] { return out.called; }, std::chrono::seconds(60)));
+    CAPTURE(out.ec.message());
+    CHECK(out.ec.category() == resolve_category());
+    CHECK_FALSE(out.conn);
+    CHECK(client.attempts() == 2);  // a failed lookup is retried like any attempt
+    CHECK(out.calls == 1);
+}
+
+TEST_CASE("by host name: cancel and destruction during the lookup call nothing late") {
+    EventLoop loop;
+    TcpServer server(loop, SocketAddress::ipv4_loopback(0));
+    Outcome cancelled;
+    {
+        TcpClient client(loop, "127.0.0.1", server.local_address().port());
+        client.connect(cancelled.callback());
+        run_for(loop, std::chrono::milliseconds(0));  // the attempt (and lookup) starts
+        client.cancel();
+        CHECK(run_until(loop, [&] { return cancelled.called; }));
+        CHECK(cancelled.ec == std::errc::operation_canceled);
+        run_for(loop, std::chrono::milliseconds(50));  // a late answer is ignored
+        CHECK(cancelled.calls == 1);
+        CHECK_FALSE(client.connection());
+    }
+    Outcome dropped;
+    {
+        TcpClient client(loop, "127.0.0.1", server.local_address().port());
+        client.connect(dropped.callback());
+        run_for(loop, std::chrono::milliseconds(0));
+    }  // destroyed with the lookup under way
+    run_for(loop, std::chrono::milliseconds(50));
+    CHECK_FALSE(dropped.called);
+    CHECK(server.connection_count() == 0);
 }

@@ -8,6 +8,15 @@
 //       c->send("hello\n");
 //   });
 //
+// By host name: TcpClient(loop, "example.org", 80) looks the name up with
+// resolve() (resolve.hpp: getaddrinfo on the loop's worker pool, so the loop
+// never waits for DNS) at the start of every attempt, then tries the
+// addresses in the resolver's order of preference, each with its own
+// connect_timeout, until one connects. The attempt fails with the last
+// address's error, or with the resolver's error (resolve_category(), e.g.
+// EAI_NONAME) if the lookup fails; a failed attempt is retried like any
+// other.
+//
 // How a connect works on every backend: a non-blocking connect() returns
 // EINPROGRESS; the socket becomes Writable when the handshake ends, either
 // way, and SO_ERROR tells which way. A timer bounds the wait. If an attempt
@@ -28,8 +37,10 @@
 #include <reactor/tcp_connection.hpp>
 
 #include <chrono>
+#include <cstdint>
 #include <functional>
 #include <memory>
+#include <string>
 #include <system_error>
 
 namespace reactor {
@@ -56,6 +67,11 @@ public:
 
     /// Nothing happens until connect(). Does not throw.
     TcpClient(EventLoop& loop, const SocketAddress& server, TcpClientOptions options = {});
+    /// Connects to `host` (a name or a numeric address) on `port`, looked
+    /// up at each attempt (see above). Nothing happens until connect(); the
+    /// lookup needs the loop's worker pool (started on first use). Does not
+    /// throw but std::bad_alloc.
+    TcpClient(EventLoop& loop, std::string host, std::uint16_t port, TcpClientOptions options = {});
     /// Cancels a connect under way (without calling its callback) and closes
     /// the connection, if any, without callbacks. Safe inside the client's
     /// own callbacks. Loop thread.
@@ -84,7 +100,12 @@ public:
     TcpConnectionPtr connection() const noexcept;
     /// Attempts made by the current (or last) connect().
     unsigned attempts() const noexcept;
+    /// The address connected to, or being tried. For a client made with a
+    /// host name: the unspecified address until a lookup has answered.
     const SocketAddress& server_address() const noexcept;
+    /// The host name given to the constructor; empty for a client made with
+    /// an address.
+    const std::string& host() const noexcept;
 
 private:
     std::shared_ptr<detail::TcpClientCore> core_;
