@@ -1,0 +1,136 @@
+#!/usr/bin/env bash
+# bench-scaling.sh -- one loop against two: the same server with
+# --threads 1 and --threads 2, in the same run, rounds alternating.
+#
+#   scripts/bench-scaling.sh              # about 3 minutes
+#   ROUNDS=1 DUR=3 scripts/bench-scaling.sh
+#
+# Workloads (each only if its server and client exist):
+#   echo  build/examples/echo_server, two of the peers' pingpong clients at
+#         once (CONNS/2 connections each, 64-byte blocks): round trips/s;
+#   http  build/examples/http_hello, wrk -t2 -c$HTTP_CONNS: requests/s.
+# Placement: this machine has two cores and the load generator needs CPU
+# too, so pinning the server to one core and the client to the other (as
+# the single-thread benchmarks do) would leave a second loop nowhere to
+# run. Here the server and the clients all share both cores
+# (`taskset -c 0,1`) in both configurations: only the number of loops
+# changes. With more cores than this, give the server its own.
+#
+# Prints every run, then medians and the ratio 2 loops / 1 loop.
+#
+# env: BUILD=build ROUNDS=3 DUR=5 CONNS=1000 HTTP_CONNS=200
+#      REACTOR_PEERS (the peers' sources, default $REPO/../shared/bench)
+#      WORKLOADS="echo http"
+set -u
+REPO=$(cd "$(dirname "$0")/.." && pwd)
+BUILD=${BUILD:-build}
+case $BUILD in /*) ;; *) BUILD=$REPO/$BUILD ;; esac
+ROUNDS=${ROUNDS:-3}
+DUR=${DUR:-5}
+CONNS=${CONNS:-1000}
+HTTP_CONNS=${HTTP_CONNS:-200}
+WORKLOADS=${WORKLOADS:-"echo http"}
+PEERS_SRC=${REACTOR_PEERS:-$REPO/../shared/bench}
+PEERS=$BUILD/peers
+OUT=$BUILD/bench-scaling
+CPUS=0,1
+mkdir -p "$OUT"
+
+say() { echo "[bench-scaling] $*" >&2; }
+
+make -C "$REPO" -s -j2 BUILD="$BUILD" examples >&2 || { say "build failed"; exit 1; }
+if [ -d "$PEERS_SRC" ] && [ ! -d "$PEERS" ]; then cp -r "$PEERS_SRC" "$PEERS"; fi
+if [ -d "$PEERS" ] && [ ! -x "$PEERS/bin/pingpong" ]; then make -s -C "$PEERS" bin/pingpong >&2; fi
+
+LIST=""
+for w in $WORKLOADS; do
+    case $w in
+        echo) if [ -x "$PEERS/bin/pingpong" ]; then LIST="$LIST echo"; else say "skipping echo: no pingpong client (set REACTOR_PEERS)"; fi ;;
+        http) if [ -x "$BUILD/examples/http_hello" ] && command -v wrk >/dev/null; then LIST="$LIST http"
+              else say "skipping http: needs build/examples/http_hello and wrk (apt-get install wrk)"; fi ;;
+    esac
+done
+[ -n "$LIST" ] || { say "nothing to measure"; exit 1; }
+ulimit -n "$(ulimit -Hn)" 2>/dev/null
+
+PORT=${BASE_PORT:-22000}
+SPID=""
+start_server() {  # workload threads; sets SPID and SPORT
+    while ss -Htan "sport = :$PORT or dport = :$PORT" | grep -q .; do PORT=$((PORT + 1)); done
+    SPORT=$PORT; PORT=$((PORT + 1))
+    local prog=echo_server
+    [ "$1" = http ] && prog=http_hello
+    taskset -c $CPUS "$BUILD/examples/$prog" --port "$SPORT" --threads "$2" < /dev/null > "$OUT/server.log" 2>&1 &
+    SPID=$!
+    for _ in $(seq 100); do
+        ss -Hltn "sport = :$SPORT" | grep -q LISTEN && return 0
+        kill -0 "$SPID" 2>/dev/null || break
+        sleep 0.05
+    done
+    say "$prog --threads $2 did not start"; stop_server; return 1
+}
+stop_server() {
+    [ -n "$SPID" ] || return 0
+    kill -TERM "$SPID" 2>/dev/null
+    for _ in $(seq 40); do kill -0 "$SPID" 2>/dev/null || break; sleep 0.05; done
+    kill -KILL "$SPID" 2>/dev/null
+    wait "$SPID" 2>/dev/null
+    SPID=""
+}
+trap 'stop_server' EXIT
+trap 'stop_server; exit 130' INT TERM
+
+TCK=$(getconf CLK_TCK)
+cpu_ticks() { sed 's/^.*) //' "/proc/$1/stat" 2>/dev/null | awk '{ print $12 + $13 }'; }
+field() { sed -n "s/.*[ ]$1=\([^ ]*\).*/\1/p" | head -n 1; }
+
+RESULTS=$OUT/results.tsv
+: > "$RESULTS"
+
+run_echo() {  # -> round trips/s (two clients summed)
+    local half=$((CONNS / 2)) a b
+    taskset -c $CPUS timeout $((DUR + 30)) "$PEERS/bin/pingpong" -p "$SPORT" -c "$half" -s 64 -t "$DUR" > "$OUT/pp1" 2>&1 &
+    a=$!
+    taskset -c $CPUS timeout $((DUR + 30)) "$PEERS/bin/pingpong" -p "$SPORT" -c "$half" -s 64 -t "$DUR" > "$OUT/pp2" 2>&1
+    wait "$a"
+    local r1 r2
+    r1=$(grep '^RESULT' "$OUT/pp1" | field rt_s); r2=$(grep '^RESULT' "$OUT/pp2" | field rt_s)
+    [ -n "$r1" ] && [ -n "$r2" ] && awk -v a="$r1" -v b="$r2" 'BEGIN { printf "%.0f", a + b }'
+}
+
+run_http() {  # -> requests/s
+    taskset -c $CPUS timeout $((DUR + 30)) wrk -t2 -c"$HTTP_CONNS" -d"${DUR}s" "http://127.0.0.1:$SPORT/" > "$OUT/wrk" 2>&1
+    if grep -q 'Non-2xx\|Socket errors' "$OUT/wrk"; then say "wrk reported errors: $(grep 'Non-2xx\|Socket errors' "$OUT/wrk")"; fi
+    awk '/^Requests\/sec:/ { printf "%.0f", $2 }' "$OUT/wrk"
+}
+
+for r in $(seq "$ROUNDS"); do
+    order="1 2"
+    [ $((r % 2)) = 0 ] && order="2 1"
+    for w in $LIST; do
+        for t in $order; do
+            start_server "$w" "$t" || continue
+            c0=$(cpu_ticks "$SPID")
+            if [ "$w" = echo ]; then rate=$(run_echo); else rate=$(run_http); fi
+            c1=$(cpu_ticks "$SPID")
+            stop_server
+            cpu=$(awk -v t=$((c1 - c0)) -v k="$TCK" -v d="$DUR" 'BEGIN { printf "%.2f", t / k / d }')
+            printf 'round %d  %-4s  %d loop(s)  %10s per s   server CPU %s cores\n' "$r" "$w" "$t" "${rate:-FAIL}" "$cpu"
+            [ -n "$rate" ] && printf '%s\t%s\t%s\t%s\n' "$w" "$t" "$rate" "$cpu" >> "$RESULTS"
+        done
+    done
+done
+
+median() {  # workload threads column
+    awk -F'\t' -v w="$1" -v t="$2" -v c="$3" '$1 == w && $2 == t { print $c }' "$RESULTS" | sort -g |
+        awk '{ v[NR] = $1 } END { if (NR == 0) print ""; else if (NR % 2) print v[(NR + 1) / 2]; else print (v[NR / 2] + v[NR / 2 + 1]) / 2 }'
+}
+echo
+printf '%-6s %14s %14s %10s %18s\n' median "1 loop" "2 loops" ratio "server CPU (1 / 2)"
+for w in $LIST; do
+    a=$(median "$w" 1 3); b=$(median "$w" 2 3)
+    ratio=$(awk -v a="$a" -v b="$b" 'BEGIN { if (a == "" || b == "" || a + 0 == 0) print "-"; else printf "%.2fx", b / a }')
+    printf '%-6s %14s %14s %10s %18s\n' "$w" "${a:--}" "${b:--}" "$ratio" "$(median "$w" 1 4) / $(median "$w" 2 4)"
+done
+echo "(echo: round trips/s, two pingpong clients of $((CONNS / 2)) connections; http: requests/s, wrk -t2 -c$HTTP_CONNS;"
+echo " server and clients share cores $CPUS; raw figures: $RESULTS)"
