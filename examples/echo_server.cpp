@@ -88,10 +88,12 @@ int main(int argc, char** argv) try {
     const Args args = parse_args(argc, argv);
     raise_fd_limit();
     EventLoop loop;
+    // [threads]
     TcpServerOptions options;
-    options.threads = static_cast<std::size_t>(args.threads);
+    options.threads = static_cast<std::size_t>(args.threads);  // 1: this thread only
     TcpServer server(loop, SocketAddress::from_host_port(args.host, static_cast<std::uint16_t>(args.port)),
                      options);
+    // [/threads]
     server.set_high_water_mark(static_cast<std::size_t>(args.high_water));
 
     server.on_message([](const TcpConnectionPtr& conn, Buffer& input) { conn->send(input); });
