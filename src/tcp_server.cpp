@@ -334,6 +334,9 @@ public:
     }
 
     std::size_t size() const noexcept { return cores_.size(); }
+    // Whether the other cores have their copy of the callbacks and options
+    // (before that, changes to the base core's reach them with the copy).
+    bool started() const noexcept { return started_; }
 
     // Base loop thread. Copies the callbacks and connection options to
     // every core (posting is what publishes them to the other threads), then
@@ -500,7 +503,7 @@ void TcpServer::on_peer_shutdown(ConnectionCallback cb) {
 }
 void TcpServer::set_high_water_mark(std::size_t bytes) {
     core_->hub_.options.high_water_mark = bytes;
-    if (group_) {
+    if (group_ && group_->started()) {
         group_->on_each([bytes](detail::TcpServerCore& c) { c.hub_.options.high_water_mark = bytes; });
     }
 }
