@@ -191,9 +191,11 @@ cpu_ticks() {  # pids... -> utime+stime summed, in clock ticks
     echo "$t"
 }
 
+nginx_prefixes() { find "$PEERS/.tmp" -mindepth 1 -maxdepth 1 -name 'nginx.*' 2>/dev/null | sort; }
 SPID=""; SPIDS=""; SPORT=""; NGINX_PREFIX=""
 start_server() {  # name label; sets SPID SPIDS SPORT
-    local name=$1 label=$2
+    local name=$1 label=$2 before
+    before=$(nginx_prefixes)
     SPORT=$(free_port)
     # shellcheck disable=SC2046
     taskset -c 0 $(server_cmd "$name" "$SPORT") < /dev/null > "$OUT/raw/server-$label.log" 2>&1 &
@@ -210,8 +212,11 @@ start_server() {  # name label; sets SPID SPIDS SPORT
     fi
     [ "$name" = nginx ] && sleep 0.3   # the master forks its worker after listening
     SPIDS=$(tree "$SPID")
-    if [ "$name" = nginx ]; then  # its temporary prefix, removed after the run
-        NGINX_PREFIX=$(tr '\0' '\n' < "/proc/$SPID/cmdline" 2>/dev/null | sed -n '/^-p$/{n;p;}')
+    if [ "$name" = nginx ]; then
+        # nginx_http.sh made a temporary prefix: the one new directory. (The
+        # master's /proc/PID/cmdline cannot tell: nginx rewrites its argv into
+        # "nginx: master process ...".)
+        NGINX_PREFIX=$(comm -13 <(echo "$before") <(nginx_prefixes) | head -n 1)
     fi
     return 0
 }
@@ -280,6 +285,8 @@ run() {  # round conns name
         [ "$name" = reactor ] && broke "wrk measured nothing against reactor (c$c, round $r)"
     fi
     if [ "$state" = died ]; then
+        # Its CPU time went with it: no per-CPU figure for this run.
+        cpu_s=-; pct=-; per_cpu=-
         echo "!! $name died during the run (c$c, round $r; log: $OUT/raw/server-$label.log)"
         [ "$name" = reactor ] && broke "reactor died (c$c, round $r)"
     fi
