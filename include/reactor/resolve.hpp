@@ -59,6 +59,11 @@ using ResolveCallback = std::function<void(std::error_code, std::vector<Resolved
 /// getaddrinfo()'s order of preference (RFC 6724), duplicates removed, or
 /// with an error and no addresses. An empty `host` means the loopback
 /// addresses. `family` (AF_INET, AF_INET6) keeps only that family.
+/// The special-use names of RFC 6761 never reach /etc/hosts or DNS:
+/// "localhost" and any name ending in ".localhost" give the loopback
+/// addresses (as an empty `host` does), and any name ending in ".invalid"
+/// fails with EAI_NONAME, so both answer at once even on a machine with no
+/// /etc/hosts and an unreachable DNS server.
 /// Returns the work's id: loop.cancel_work(id) cancels a lookup that has
 /// not started (cb then gets operation_canceled); one that has started
 /// cannot be interrupted and runs to its end. Loop thread only.
