@@ -6,6 +6,8 @@
 #                        ending with one line "N passed, N failed"
 #   make SANITIZE=address,undefined test    (or SANITIZE=thread) in build/san-*/
 #   make bench           benchmark programs under build/bench/
+#   make bench-http      http_hello vs raw epoll, nginx, Node with wrk (~7 min)
+#   make bench-scaling   one loop against two (echo_server, http_hello)
 #   make demo            the C10k load test (scripts/c10k.sh)
 #   make install PREFIX=/some/dir   headers, libraries, pkg-config, CMake package
 #   make fuzz            libFuzzer targets (clang), FUZZ_SECONDS each
@@ -75,7 +77,7 @@ BENCHES      := $(BENCH_SRCS:tests/bench/%.cpp=$(BUILD)/bench/%)
 
 DEPS_STAMP   := $(BUILD)/.deps-ok
 
-.PHONY: all lib examples test bench demo install uninstall fuzz clean check-deps
+.PHONY: all lib examples test bench bench-http bench-scaling demo install uninstall fuzz clean check-deps
 .DEFAULT_GOAL := all
 # Keep object files of tests and examples between runs.
 .SECONDARY:
@@ -84,6 +86,10 @@ all: lib examples
 lib: $(STATIC_LIB) $(SHARED_LIB)
 examples: $(EXAMPLES)
 bench: $(BENCHES)
+bench-http: examples
+	BUILD=$(BUILD) scripts/bench-http.sh
+bench-scaling: examples
+	BUILD=$(BUILD) scripts/bench-scaling.sh
 
 $(STATIC_LIB): $(LIB_OBJS)
 	@mkdir -p $(@D)
