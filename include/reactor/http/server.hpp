@@ -228,7 +228,8 @@ public:
     /// Stops listening; closes idle keep-alive connections at once; lets
     /// every connection finish the responses it owes (the last one says
     /// Connection: close) and closes it; force-closes whatever is left after
-    /// `grace`; then calls `done` from the loop. Loop thread; call it once.
+    /// `grace`; then calls `done` from the loop. Loop thread. A second
+    /// call does nothing (its `done` is dropped).
     void shutdown(EventLoop::Duration grace, std::function<void()> done);
 
 private:
