@@ -98,7 +98,6 @@ TcpServerOptions tcp_options(const ServerOptions& o) {
     if (o.max_pipelined == 0) throw std::invalid_argument("http::Server: max_pipelined must be >= 1");
     TcpServerOptions t = o.tcp;
     t.connection.high_water_mark = o.max_output_bytes;
-    t.connection.allow_half_close = true;
     return t;
 }
 

@@ -98,8 +98,11 @@ struct ServerOptions {
     /// drains. Sets tcp.connection.high_water_mark.
     std::size_t max_output_bytes = 1024 * 1024;
     /// The TCP layer: threads, max_connections, backlog... (tcp_server.hpp).
-    /// tcp.connection.allow_half_close is forced on: a client that shuts
-    /// down its side after its last request still gets its responses.
+    /// By default a client's EOF means it is gone, as in Node: responses
+    /// already written are flushed, those still owed are dropped and their
+    /// Responses turn into no-ops. With tcp.connection.allow_half_close the
+    /// server treats EOF as a half-close instead: it reads no more requests
+    /// but sends every response still owed, then closes.
     TcpServerOptions tcp;
 };
 
