@@ -218,7 +218,8 @@ private:
     bool closed_ = false;          // the connection closed (or is gone)
     bool dispatching_ = false;     // inside a pass over input: flush at its end
     bool closing_ = false;         // no more requests; close once the ring empties
-    bool close_requested_ = false; // shutdown() asked of the connection
+    bool close_requested_ = false; // we closed, or shut down, our side
+    bool quiet_close_ = false;     // closing an idle connection: no lingering
     bool draining_ = false;        // server shutdown in progress
     bool continue_sent_ = false;
     bool output_blocked_ = false;  // above max_output_bytes

@@ -256,7 +256,12 @@ void Session::finish_close() {
     close_requested_ = true;
     if (error_status_ != 0) write_error(out_, error_status_, &loop_state_->dates);
     if (!out_.empty()) flush();
-    connection_->shutdown();
+    if (quiet_close_ && error_status_ == 0) {
+        // An idle connection: no response to protect, nothing to wait for.
+        connection_->close();
+    } else {
+        connection_->shutdown();
+    }
 }
 
 void Session::update_reading() {
@@ -317,6 +322,7 @@ void Session::check_deadline(EventLoop::TimePoint now) {
     case Timeout::FirstRequest:
     case Timeout::Idle:
         closing_ = true;
+        quiet_close_ = true;
         break;
     case Timeout::Head:
     case Timeout::Body:
@@ -386,6 +392,7 @@ void Session::drain() {
     if (count_ == 0 && !parser_.started()) {
         // Idle keep-alive connection: close now.
         closing_ = true;
+        quiet_close_ = true;
     } else if (count_ > 0) {
         // The newest owed response is the last; it says Connection: close
         // unless its head is already out.
