@@ -181,7 +181,17 @@ private:
     void advance();
     void complete(std::uint64_t seq, Slot& s);
     void answer_abandoned(std::uint64_t seq, Slot& s);
-    Slot* open_slot(std::uint64_t seq);
+    // The slot of an open response (status(), header(), the head); null
+    // when the connection is gone, so the call does nothing. Inline: every
+    // response goes through it at least twice.
+    Slot* open_slot(std::uint64_t seq) {
+        if (live(seq)) {
+            Slot& s = slot(seq);
+            if (s.stage == Stage::Open) return &s;
+        }
+        return open_slot_slow(seq);
+    }
+    Slot* open_slot_slow(std::uint64_t seq);
     Slot* streaming_slot(std::uint64_t seq);
     ResponseOptions options_for(const Slot& s) const noexcept;
     void write_head_and_body(std::uint64_t seq, Slot& s, std::string_view body);

@@ -14,6 +14,7 @@
 
 #include <algorithm>
 #include <cassert>
+#include <cstring>
 #include <stdexcept>
 
 namespace reactor::http {
@@ -236,7 +237,7 @@ void Session::after_pass() {
     if (closing_ && count_ == 0) {
         if (!close_requested_) finish_close();
     } else {
-        if (count_ == 0) maybe_send_continue();
+        if (count_ == 0 && parser_.headers_complete()) maybe_send_continue();
         if (!out_.empty()) flush();
     }
     update_reading();
@@ -459,9 +460,7 @@ void Session::answer_abandoned(std::uint64_t seq, Slot& s) {
     complete(seq, s);
 }
 
-// The slot of an open response, for status() and header(); null when the
-// connection is gone (the call does nothing).
-Session::Slot* Session::open_slot(std::uint64_t seq) {
+Session::Slot* Session::open_slot_slow(std::uint64_t seq) {
     if (!live(seq)) {
         if (usable() && !closing_) misuse("http::Response: the response is already complete");
         return nullptr;
@@ -515,12 +514,25 @@ void Session::add_header(std::uint64_t seq, std::string_view name, std::string_v
     if (is_server_owned(name)) {
         throw std::invalid_argument("http::Response: header is written by the server");
     }
-    if (Slot* s = open_slot(seq)) {
-        s->fields.append(name);
-        s->fields.append(": ");
-        s->fields.append(value);
-        s->fields.append("\r\n");
+    Slot* s = open_slot(seq);
+    if (s == nullptr) return;
+    // One append instead of four when the line is short (the usual case).
+    const std::size_t length = name.size() + value.size() + 4;
+    char line[256];
+    if (length > sizeof line) {
+        s->fields.append(name).append(": ").append(value).append("\r\n");
+        return;
     }
+    char* p = line;
+    std::memcpy(p, name.data(), name.size());
+    p += name.size();
+    *p++ = ':';
+    *p++ = ' ';
+    std::memcpy(p, value.data(), value.size());
+    p += value.size();
+    *p++ = '\r';
+    *p++ = '\n';
+    s->fields.append(line, length);
 }
 
 void Session::set_close(std::uint64_t seq) {
