@@ -349,6 +349,41 @@ TEST_CASE("max_pipelined: reading pauses at the cap, nothing is lost") {
     for (int i = 0; i < 10; ++i) CHECK(replies[i].header("X-Path") == "/" + std::to_string(i));
 }
 
+TEST_CASE("max_output_bytes: a client that does not read stops being read") {
+    http::ServerOptions options;
+    options.max_output_bytes = 1;  // any output the kernel does not take at once
+    ServerFixture f(options);
+    const std::string big(32 << 20, 'x');  // more than loopback's socket buffers hold
+    std::size_t handled = 0;
+    f.server->route("GET", "/", [&](const http::Request&, http::Response res) {
+        ++handled;
+        res.send(big);
+    });
+    HttpClient c = f.client();
+    c.send(get("/"));
+    REQUIRE(run_until(f.loop, [&] { return handled == 1; }));
+    c.send(get("/"));
+    run_for(f.loop, 50ms);
+    CHECK(handled == 1);  // the second request waits in the kernel
+    const auto replies = c.replies(f.loop, 2);
+    REQUIRE(replies.size() == 2);
+    CHECK(replies[1].body.size() == big.size());
+    CHECK(handled == 2);
+}
+
+TEST_CASE("a handler that throws: the client gets 500, the connection goes on") {
+    ServerFixture f;
+    f.server->route("GET", "/throw", [](const http::Request&, http::Response) {
+        throw std::runtime_error("handler failed");
+    });
+    f.hello_route();
+    HttpClient c = f.client();
+    c.send(get("/throw"));
+    CHECK(c.reply(f.loop).status == 500);
+    c.send(get("/"));
+    CHECK(c.reply(f.loop).body == "Hello, World!");
+}
+
 TEST_CASE("a dropped Response is answered with 500; copies keep it alive") {
     ServerFixture f;
     std::optional<http::Response> kept;

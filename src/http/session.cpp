@@ -14,6 +14,7 @@
 
 #include <algorithm>
 #include <cassert>
+#include <cstdio>
 #include <cstring>
 #include <stdexcept>
 
@@ -130,7 +131,18 @@ void Session::dispatch() {
     if (!keep_alive) closing_ = true;
     const std::uint64_t seq = claim(request, keep_alive);
     timeout_ = Timeout::None;
-    core_->handle(request, Response(this, seq));
+    // A handler's exception stops at this request: its Response, dropped
+    // on the way out, answers 500, and the connection goes on. The message
+    // goes to stderr, as queue_work does with a failed job's.
+    try {
+        core_->handle(request, Response(this, seq));
+    } catch (const std::exception& e) {
+        std::fprintf(stderr, "reactor: http handler for %.*s threw: %s\n",
+                     static_cast<int>(request.path().size()), request.path().data(), e.what());
+    } catch (...) {
+        std::fprintf(stderr, "reactor: http handler for %.*s threw\n",
+                     static_cast<int>(request.path().size()), request.path().data());
+    }
 }
 
 std::uint64_t Session::claim(const Request& request, bool keep_alive) {

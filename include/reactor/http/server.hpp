@@ -50,11 +50,12 @@
 // tick) is created on each loop the first time a connection lands there.
 //
 // Failure: the constructor throws std::system_error when binding or listening
-// fails; route() throws std::invalid_argument for a bad method or prefix; a
-// handler's exception is not caught by the server (as with every callback
-// of the loop). Response methods throw std::invalid_argument for bad header
-// names or values and std::logic_error for calls in the wrong order (send
-// twice, header after the head went out).
+// fails; route() throws std::invalid_argument for a bad method or prefix. An
+// exception thrown by a handler is caught: its message goes to stderr, the
+// Response it dropped answers 500, and the connection goes on. Response
+// methods throw std::invalid_argument for bad header names or values and
+// std::logic_error for calls in the wrong order (send twice, header after
+// the head went out).
 #pragma once
 
 #include <reactor/event_loop.hpp>
