@@ -8,6 +8,7 @@
 #include <reactor/histogram.hpp>
 #include <reactor/http/request_parser.hpp>
 #include <reactor/http/response.hpp>
+#include <reactor/http/server.hpp>
 #include <reactor/poller.hpp>
 #include <reactor/resolve.hpp>
 #include <reactor/socket.hpp>
