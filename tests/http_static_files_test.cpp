@@ -350,8 +350,9 @@ TEST_CASE("open_for_serving: files, index pages, redirects and refusals") {
                           Case{"/link_dir", 301, "link_dir"}, Case{"/", 404, nullptr},
                           Case{"/empty/", 404, nullptr}, Case{"/a.txt/", 404, nullptr},
                           Case{"/missing", 404, nullptr}, Case{"/link_up", 403, nullptr},
-                          Case{"/link_abs", 403, nullptr}, Case{"/dir_out/secret.txt", 403, nullptr},
-                          Case{"/loop1", 403, nullptr}, Case{"/fifo", 403, nullptr}}) {
+                          Case{"/link_abs", 403, nullptr},
+                          Case{"/dir_out/secret.txt", 403, nullptr}, Case{"/loop1", 403, nullptr},
+                          Case{"/fifo", 403, nullptr}}) {
         CAPTURE(c.request_path);
         const MappedPath mapped = map_request_path(c.request_path);
         REQUIRE(mapped.status == 0);
