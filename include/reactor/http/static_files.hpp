@@ -179,7 +179,8 @@ std::optional<std::time_t> parse_http_date(std::string_view text, std::time_t no
 std::optional<std::time_t> parse_http_date(std::string_view text);
 
 /// Formats `t` as an IMF-fixdate, for Last-Modified (the same formatting as
-/// the Date header's DateCache).
+/// the Date header's DateCache). A time outside years 0..9999 formats as
+/// the epoch, as DateCache does.
 std::string format_http_date(std::time_t t);
 
 // ---- conditional and range requests --------------------------------------------------
