@@ -1,0 +1,427 @@
+// runs-on: every backend
+// tests/http_files_test.cpp -- examples/http_files, driven as a user would:
+// started as a child process on a temporary root holding files, an index
+// page and symbolic links pointing in and out; asked over loopback with raw
+// HTTP requests (no client-side path normalisation, so "..", "%2e%2e" and
+// friends reach the server as written); stopped with SIGTERM. The backend
+// under test reaches the child through REACTOR_BACKEND.
+#include "tcp_util.hpp"
+
+#include <reactor/http/static_files.hpp>
+#include <reactor/socket_address.hpp>
+
+#include <signal.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <cctype>
+#include <cstdlib>
+#include <filesystem>
+#include <fstream>
+#include <map>
+#include <string>
+#include <thread>
+#include <vector>
+
+using namespace reactor;
+using namespace reactor::test;
+namespace stdfs = std::filesystem;
+
+namespace {
+
+// Larger than three of the server's 64 KiB slices, not a multiple of one.
+constexpr std::size_t kBigSize = 200 * 1000 + 7;
+
+// The served tree, in a fresh temporary directory removed at the end:
+//
+//   <tmp>/outside/secret.txt                 "TOP SECRET" (never served)
+//   <tmp>/root/hello.txt  page.html  style.css  data.bin (kBigSize bytes)
+//   <tmp>/root/sub/index.html   <tmp>/root/empty/
+//   <tmp>/root/link_in  -> hello.txt
+//   <tmp>/root/link_out -> ../outside/secret.txt
+//   <tmp>/root/link_abs -> <tmp>/outside/secret.txt
+//   <tmp>/root/dir_out  -> ../outside
+class Site {
+public:
+    Site() {
+        std::string templ = (stdfs::temp_directory_path() / "reactor-files-XXXXXX").string();
+        REQUIRE(::mkdtemp(templ.data()) != nullptr);
+        base_ = templ;
+        root_ = base_ / "root";
+        stdfs::create_directories(base_ / "outside");
+        stdfs::create_directories(root_ / "sub");
+        stdfs::create_directories(root_ / "empty");
+        write(base_ / "outside" / "secret.txt", "TOP SECRET");
+        write(root_ / "hello.txt", "Hello, files!\n");
+        write(root_ / "page.html", "<h1>page</h1>");
+        write(root_ / "style.css", "h1{}");
+        write(root_ / "data.bin", big());
+        write(root_ / "sub" / "index.html", "<p>sub index</p>");
+        stdfs::create_symlink("hello.txt", root_ / "link_in");
+        stdfs::create_symlink("../outside/secret.txt", root_ / "link_out");
+        stdfs::create_symlink(base_ / "outside" / "secret.txt", root_ / "link_abs");
+        stdfs::create_directory_symlink("../outside", root_ / "dir_out");
+    }
+    ~Site() {
+        std::error_code ignored;
+        stdfs::remove_all(base_, ignored);
+    }
+    std::string root() const { return root_.string(); }
+    std::time_t mtime(const char* name) const {
+        struct stat st{};
+        REQUIRE(::stat((root_ / name).c_str(), &st) == 0);
+        return st.st_mtime;
+    }
+    static const std::string& big() {
+        static const std::string data = pattern(kBigSize);
+        return data;
+    }
+
+private:
+    static void write(const stdfs::path& p, const std::string& data) {
+        std::ofstream(p, std::ios::binary) << data;
+    }
+    stdfs::path base_, root_;
+};
+
+// build/.../http_files --root ROOT --port 0, running until the test ends
+// (SIGKILL then, if terminate() was not called).
+class FileServer {
+public:
+    explicit FileServer(const std::string& root) {
+        const std::string path = example_path("http_files");
+        REQUIRE_MESSAGE(::access(path.c_str(), X_OK) == 0, path << " is not built (make examples)");
+        int out[2];
+        REQUIRE(::pipe(out) == 0);
+        std::vector<std::string> args = {path, "--root", root, "--port", "0"};
+        pid_ = ::fork();
+        REQUIRE(pid_ >= 0);
+        if (pid_ == 0) {
+            ::dup2(out[1], STDOUT_FILENO);
+            ::close(out[0]);
+            ::close(out[1]);
+            std::vector<char*> argv;
+            for (std::string& a : args) argv.push_back(a.data());
+            argv.push_back(nullptr);
+            ::execv(path.c_str(), argv.data());
+            ::_exit(127);
+        }
+        ::close(out[1]);
+        stdout_ = Fd(out[0]);
+        const std::string line = read_line_blocking(stdout_.get());
+        const std::string prefix = "listening on ";
+        REQUIRE_MESSAGE(line.rfind(prefix, 0) == 0, "first line: " << line);
+        address_ = SocketAddress::parse(line.substr(prefix.size()));
+    }
+    ~FileServer() {
+        if (pid_ > 0) {
+            ::kill(pid_, SIGKILL);
+            ::waitpid(pid_, nullptr, 0);
+        }
+    }
+    const SocketAddress& address() const { return address_; }
+
+    // Sends `signo`, then returns the exit status (-1 if it did not exit
+    // within 10 s).
+    int terminate(int signo = SIGTERM) {
+        ::kill(pid_, signo);
+        const auto deadline = std::chrono::steady_clock::now() + kDeadline;
+        while (std::chrono::steady_clock::now() < deadline) {
+            int status = 0;
+            if (::waitpid(pid_, &status, WNOHANG) == pid_) {
+                pid_ = -1;
+                return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+            }
+            std::this_thread::sleep_for(std::chrono::milliseconds(10));
+        }
+        return -1;
+    }
+
+private:
+    pid_t pid_ = -1;
+    Fd stdout_;
+    SocketAddress address_;
+};
+
+struct Reply {
+    int status = 0;
+    std::map<std::string, std::string> headers;  // names lower-cased
+    std::string body;
+    bool complete = false;
+
+    std::string header(const std::string& name) const {
+        const auto it = headers.find(name);
+        return it == headers.end() ? std::string("<none>") : it->second;
+    }
+};
+
+// Parses one response at the front of `in` (removing it) if it is all
+// there. A HEAD reply, 304 and 1xx have no body whatever Content-Length says.
+bool take_reply(std::string& in, bool head_request, Reply& reply) {
+    const std::size_t end = in.find("\r\n\r\n");
+    if (end == std::string::npos) return false;
+    Reply r;
+    std::size_t at = in.find("\r\n");
+    const std::string status_line = in.substr(0, at);
+    REQUIRE(status_line.rfind("HTTP/1.1 ", 0) == 0);
+    r.status = std::atoi(status_line.c_str() + 9);
+    while (at < end) {
+        const std::size_t next = in.find("\r\n", at + 2);
+        const std::string line = in.substr(at + 2, next - at - 2);
+        const std::size_t colon = line.find(':');
+        REQUIRE(colon != std::string::npos);
+        std::string name = line.substr(0, colon);
+        for (char& c : name) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+        std::size_t v = colon + 1;
+        while (v < line.size() && line[v] == ' ') ++v;
+        r.headers[name] = line.substr(v);
+        at = next;
+    }
+    std::size_t length = 0;
+    if (!head_request && r.status != 304 && r.status >= 200 && r.headers.count("content-length")) {
+        length = std::stoull(r.headers["content-length"]);
+    }
+    if (in.size() < end + 4 + length) return false;
+    r.body = in.substr(end + 4, length);
+    r.complete = true;
+    in.erase(0, end + 4 + length);
+    reply = std::move(r);
+    return true;
+}
+
+// Sends `raw` (one or more requests) on a new connection and reads one
+// reply per entry of `head_flags` (true: that request was a HEAD), within
+// the deadline.
+std::vector<Reply> exchange(const SocketAddress& where, const std::string& raw,
+                            const std::vector<bool>& head_flags) {
+    Fd fd = tcp_connect(where);
+    write_all(fd.get(), raw);
+    std::vector<Reply> replies;
+    std::string in;
+    const auto deadline = std::chrono::steady_clock::now() + kDeadline;
+    bool open = true;
+    while (replies.size() < head_flags.size() && std::chrono::steady_clock::now() < deadline) {
+        Reply r;
+        if (take_reply(in, head_flags[replies.size()], r)) {
+            replies.push_back(std::move(r));
+            continue;
+        }
+        if (!open) break;
+        pollfd p{fd.get(), POLLIN, 0};
+        ::poll(&p, 1, 50);
+        open = read_into(fd.get(), in) > 0;
+    }
+    replies.resize(head_flags.size());  // missing ones stay incomplete
+    return replies;
+}
+
+Reply request(const SocketAddress& where, const std::string& method, const std::string& target,
+              const std::string& extra_headers = "") {
+    const std::string raw =
+        method + " " + target + " HTTP/1.1\r\nHost: test\r\n" + extra_headers + "\r\n";
+    return exchange(where, raw, {method == "HEAD"}).front();
+}
+
+Reply get(const SocketAddress& where, const std::string& target, const std::string& extra = "") {
+    return request(where, "GET", target, extra);
+}
+
+}  // namespace
+
+TEST_CASE("http_files serves files with their type, length and Last-Modified") {
+    Site site;
+    FileServer server(site.root());
+
+    Reply r = get(server.address(), "/hello.txt");
+    REQUIRE(r.complete);
+    CHECK(r.status == 200);
+    CHECK(r.body == "Hello, files!\n");
+    CHECK(r.header("content-type") == "text/plain; charset=utf-8");
+    CHECK(r.header("content-length") == "14");
+    CHECK(r.header("last-modified") == http::format_http_date(site.mtime("hello.txt")));
+    CHECK(r.header("accept-ranges") == "bytes");
+
+    r = get(server.address(), "/page.html");
+    CHECK(r.status == 200);
+    CHECK(r.header("content-type") == "text/html; charset=utf-8");
+    CHECK(r.body == "<h1>page</h1>");
+    CHECK(get(server.address(), "/style.css").header("content-type") == "text/css; charset=utf-8");
+
+    // Several slices, read one after another on the worker pool.
+    r = get(server.address(), "/data.bin");
+    REQUIRE(r.complete);
+    CHECK(r.status == 200);
+    CHECK(r.header("content-type") == "application/octet-stream");
+    CHECK(r.body.size() == kBigSize);
+    CHECK(r.body == Site::big());
+
+    // A link that stays inside the root is followed.
+    CHECK(get(server.address(), "/link_in").body == "Hello, files!\n");
+
+    CHECK(server.terminate() == 0);
+}
+
+TEST_CASE("http_files: HEAD gives GET's head without the body") {
+    Site site;
+    FileServer server(site.root());
+    Fd fd = tcp_connect(server.address());
+    write_all(fd.get(), "HEAD /data.bin HTTP/1.1\r\nHost: t\r\n\r\n");
+    // Read the head, then whatever follows within 300 ms: nothing may.
+    std::string in;
+    auto deadline = std::chrono::steady_clock::now() + kDeadline;
+    bool open = true;
+    while (open && in.find("\r\n\r\n") == std::string::npos &&
+           std::chrono::steady_clock::now() < deadline) {
+        pollfd p{fd.get(), POLLIN, 0};
+        ::poll(&p, 1, 50);
+        open = read_into(fd.get(), in) > 0;
+    }
+    deadline = std::chrono::steady_clock::now() + std::chrono::milliseconds(300);
+    while (open && std::chrono::steady_clock::now() < deadline) {
+        pollfd p{fd.get(), POLLIN, 0};
+        ::poll(&p, 1, 50);
+        open = read_into(fd.get(), in) > 0;
+    }
+    Reply r;
+    REQUIRE(take_reply(in, true, r));
+    CHECK(r.status == 200);
+    CHECK(r.header("content-length") == std::to_string(kBigSize));
+    CHECK(r.header("content-type") == "application/octet-stream");
+    CHECK(r.header("last-modified") == http::format_http_date(site.mtime("data.bin")));
+    CHECK(in.empty());  // no body bytes after the head
+    CHECK(server.terminate(SIGINT) == 0);
+}
+
+TEST_CASE("http_files: directories, missing files and other methods") {
+    Site site;
+    FileServer server(site.root());
+
+    Reply r = get(server.address(), "/sub/");
+    CHECK(r.status == 200);
+    CHECK(r.body == "<p>sub index</p>");
+    CHECK(r.header("content-type") == "text/html; charset=utf-8");
+
+    r = get(server.address(), "/sub");
+    CHECK(r.status == 301);
+    CHECK(r.header("location") == "/sub/");
+
+    CHECK(get(server.address(), "/empty/").status == 404);  // no listings
+    CHECK(get(server.address(), "/").status == 404);        // the root has no index.html
+    CHECK(get(server.address(), "/missing.txt").status == 404);
+    CHECK(get(server.address(), "/hello.txt/").status == 404);
+
+    for (const char* method : {"POST", "PUT", "DELETE", "OPTIONS"}) {
+        CAPTURE(method);
+        r = request(server.address(), method, "/hello.txt", "Content-Length: 0\r\n");
+        CHECK(r.status == 405);
+        CHECK(r.header("allow") == "GET, HEAD");
+    }
+    CHECK(server.terminate() == 0);
+}
+
+TEST_CASE("http_files: If-Modified-Since gives 304 while the file is unchanged") {
+    Site site;
+    FileServer server(site.root());
+    const std::time_t mtime = site.mtime("hello.txt");
+
+    Reply r = get(server.address(), "/hello.txt",
+                  "If-Modified-Since: " + http::format_http_date(mtime) + "\r\n");
+    REQUIRE(r.complete);
+    CHECK(r.status == 304);
+    CHECK(r.body.empty());
+
+    r = get(server.address(), "/hello.txt",
+            "If-Modified-Since: " + http::format_http_date(mtime - 3600) + "\r\n");
+    CHECK(r.status == 200);
+    CHECK(r.body == "Hello, files!\n");
+
+    r = get(server.address(), "/hello.txt", "If-Modified-Since: not a date\r\n");
+    CHECK(r.status == 200);
+    CHECK(server.terminate() == 0);
+}
+
+TEST_CASE("http_files: a single Range gives 206 with its slice; past the end gives 416") {
+    Site site;
+    FileServer server(site.root());
+    const std::string& big = Site::big();
+    const std::string size = std::to_string(kBigSize);
+
+    Reply r = get(server.address(), "/data.bin", "Range: bytes=100-199\r\n");
+    REQUIRE(r.complete);
+    CHECK(r.status == 206);
+    CHECK(r.header("content-range") == "bytes 100-199/" + size);
+    CHECK(r.body == big.substr(100, 100));
+
+    // Across slice boundaries.
+    r = get(server.address(), "/data.bin", "Range: bytes=65000-140000\r\n");
+    CHECK(r.status == 206);
+    CHECK(r.header("content-range") == "bytes 65000-140000/" + size);
+    CHECK(r.body == big.substr(65000, 140001 - 65000));
+
+    r = get(server.address(), "/data.bin", "Range: bytes=-10\r\n");
+    CHECK(r.status == 206);
+    CHECK(r.body == big.substr(kBigSize - 10));
+
+    r = get(server.address(), "/data.bin", "Range: bytes=" + size + "-\r\n");
+    CHECK(r.status == 416);
+    CHECK(r.header("content-range") == "bytes */" + size);
+
+    // Several ranges: the whole file.
+    r = get(server.address(), "/data.bin", "Range: bytes=0-1,5-6\r\n");
+    CHECK(r.status == 200);
+    CHECK(r.body.size() == kBigSize);
+    CHECK(server.terminate() == 0);
+}
+
+TEST_CASE("http_files refuses paths that leave the root: '..', encoded, absolute, symlinks") {
+    Site site;
+    FileServer server(site.root());
+    struct Case {
+        const char* target;
+        int status;
+    };
+    for (const Case& c : {
+             Case{"/../outside/secret.txt", 403},
+             Case{"/sub/../../outside/secret.txt", 403},
+             Case{"/%2e%2e/outside/secret.txt", 403},
+             Case{"/%2E%2e/outside/secret.txt", 403},
+             Case{"/.%2E/outside/secret.txt", 403},
+             Case{"/..%2foutside%2fsecret.txt", 403},
+             Case{"/..%5coutside%5csecret.txt", 403},
+             Case{"/a%00b", 400},
+             Case{"http://test/../outside/secret.txt", 403},  // absolute-form target
+             Case{"//etc/passwd", 404},  // read below the root, where it does not exist
+             Case{"/link_out", 403},
+             Case{"/link_abs", 403},
+             Case{"/dir_out/secret.txt", 403},
+         }) {
+        CAPTURE(c.target);
+        const Reply r = get(server.address(), c.target);
+        REQUIRE(r.complete);
+        CHECK(r.status == c.status);
+        CHECK(r.body.find("SECRET") == std::string::npos);
+    }
+    CHECK(server.terminate() == 0);
+}
+
+TEST_CASE("http_files answers pipelined requests in order, whatever finishes first") {
+    Site site;
+    FileServer server(site.root());
+    // The big file takes several worker round trips, the small one one; the
+    // answers must still come in request order, on one connection.
+    const std::string raw =
+        "GET /data.bin HTTP/1.1\r\nHost: t\r\n\r\n"
+        "GET /hello.txt HTTP/1.1\r\nHost: t\r\n\r\n"
+        "GET /missing HTTP/1.1\r\nHost: t\r\n\r\n"
+        "GET /data.bin HTTP/1.1\r\nHost: t\r\nRange: bytes=1-3\r\n\r\n";
+    const std::vector<Reply> replies = exchange(server.address(), raw, {false, false, false, false});
+    REQUIRE(replies[3].complete);
+    CHECK(replies[0].status == 200);
+    CHECK(replies[0].body == Site::big());
+    CHECK(replies[1].body == "Hello, files!\n");
+    CHECK(replies[2].status == 404);
+    CHECK(replies[3].status == 206);
+    CHECK(replies[3].body == Site::big().substr(1, 3));
+    CHECK(server.terminate() == 0);
+}
