@@ -425,3 +425,37 @@ TEST_CASE("http_files answers pipelined requests in order, whatever finishes fir
     CHECK(replies[3].body == Site::big().substr(1, 3));
     CHECK(server.terminate() == 0);
 }
+
+TEST_CASE("http_files: two pipelined multi-slice files each arrive whole, in order") {
+    Site site;
+    FileServer server(site.root());
+    // Each body takes several slices paced by on_drain(): the second
+    // response's pacing must not take over the first's.
+    const std::string raw =
+        "GET /data.bin HTTP/1.1\r\nHost: t\r\n\r\n"
+        "GET /data.bin HTTP/1.1\r\nHost: t\r\n\r\n";
+    const std::vector<Reply> replies = exchange(server.address(), raw, {false, false});
+    REQUIRE(replies.size() == 2);
+    REQUIRE(replies[1].complete);
+    CHECK(replies[0].status == 200);
+    CHECK(replies[0].body == Site::big());
+    CHECK(replies[1].status == 200);
+    CHECK(replies[1].body == Site::big());
+    CHECK(server.terminate() == 0);
+}
+
+TEST_CASE("http_files: HEAD keeps the connection open for the requests after it") {
+    Site site;
+    FileServer server(site.root());
+    const std::string raw =
+        "HEAD /data.bin HTTP/1.1\r\nHost: t\r\n\r\n"
+        "GET /hello.txt HTTP/1.1\r\nHost: t\r\n\r\n";
+    const std::vector<Reply> replies = exchange(server.address(), raw, {true, false});
+    REQUIRE(replies.size() == 2);
+    REQUIRE(replies[1].complete);
+    CHECK(replies[0].status == 200);
+    CHECK(replies[0].body.empty());
+    CHECK(replies[1].status == 200);
+    CHECK(replies[1].body == "Hello, files!\n");
+    CHECK(server.terminate() == 0);
+}

@@ -148,6 +148,7 @@ private:
     struct Slot {
         std::string fields;  // validated "Name: value\r\n" lines
         std::string held;    // output made before this slot reached the front
+        std::function<void()> drain;  // on_drain() of this response, if any
         ChunkedBody chunks;
         std::uint64_t remaining = 0;  // send_head(): body bytes still owed
         std::uint32_t refs = 0;       // live Response handles
@@ -219,8 +220,11 @@ private:
     std::size_t head_ = 0;
     std::size_t count_ = 0;
     std::uint64_t front_seq_ = 0;
-    std::function<void()> drain_cb_;
-    std::uint64_t drain_seq_ = 0;
+    // on_drain() callbacks whose response left the ring (completed): they
+    // run as soon as the output drains. drains_ counts every pending one,
+    // these and the slots', for a cheap test on the hot path.
+    std::vector<std::function<void()>> drain_ready_;
+    std::size_t drains_ = 0;
     EventLoop::TimePoint deadline_ = EventLoop::TimePoint::max();
     std::uint32_t refs_ = 0;
     int error_status_ = 0;  // sent when the ring empties, before closing

@@ -191,6 +191,21 @@ void Session::maybe_send_continue() {
 
 void Session::pop_front() noexcept {
     Slot& s = ring_[head_];
+    if (s.drain) {
+        // Completed with a drain callback pending: it runs once the output
+        // drains, like any other (the connection closing drops it).
+        if (closed_) {
+            s.drain = nullptr;
+            --drains_;
+        } else {
+            try {
+                drain_ready_.push_back(std::move(s.drain));
+            } catch (...) {
+                --drains_;  // out of memory: the callback is dropped
+            }
+            s.drain = nullptr;
+        }
+    }
     clear_and_trim(s.held);
     if (s.fields.capacity() > kKeepCapacity) std::string().swap(s.fields);
     head_ = head_ + 1 == ring_.size() ? 0 : head_ + 1;
@@ -242,7 +257,7 @@ void Session::changed() {
     if (dispatching_ || !usable()) return;
     after_pass();
     if (!stash_.empty()) schedule_resume();
-    if (drain_cb_) check_drain(false);
+    if (drains_ != 0) check_drain(false);
 }
 
 void Session::after_pass() {
@@ -388,7 +403,7 @@ void Session::on_write_complete() {
     output_blocked_ = false;
     if (!usable()) return;
     update_reading();
-    if (drain_cb_) check_drain(true);
+    if (drains_ != 0) check_drain(true);
 }
 
 void Session::on_peer_shutdown() {
@@ -435,7 +450,8 @@ void Session::close_cleanup(bool notify_server) noexcept {
     drop_all();
     std::string().swap(out_);
     std::string().swap(stash_);
-    drain_cb_ = nullptr;
+    drain_ready_.clear();
+    drains_ = 0;
     deadline_ = EventLoop::TimePoint::max();
     if (listed_) loop_state_->remove(*this);
     if (notify_server) core_->session_closed();
@@ -597,8 +613,9 @@ void Session::end(std::uint64_t seq) {
     Slot* s = streaming_slot(seq);
     if (s == nullptr) return;
     if (s->stage == Stage::FixedBody) {
-        // A short body breaks the framing: the client learns it from the close.
-        if (s->remaining != 0) s->keep_alive = false;
+        // A short body breaks the framing: the client learns it from the
+        // close. Not for HEAD or a bodiless status, where no body goes out.
+        if (s->remaining != 0 && !s->discard_body) s->keep_alive = false;
     } else {
         s->chunks.finish(sink(seq, *s));
     }
@@ -621,23 +638,40 @@ std::size_t Session::buffered_bytes(std::uint64_t seq) const noexcept {
 }
 
 void Session::on_drain(std::uint64_t seq, std::function<void()> cb) {
-    if (!usable()) return;
-    drain_cb_ = std::move(cb);
-    drain_seq_ = seq;
+    if (!usable() || !cb) return;
+    if (live(seq)) {
+        Slot& s = slot(seq);
+        if (!s.drain) ++drains_;
+        s.drain = std::move(cb);  // one per response: a new one replaces it
+    } else {
+        drain_ready_.push_back(std::move(cb));  // complete already
+        ++drains_;
+    }
     check_drain(false);
 }
 
-// Runs the drain callback when its response is at the front (or done) and
-// nothing is queued. From a Response call it is posted, so the callback
-// never runs inside the user's own write().
+// Runs the drain callbacks that are due: those of completed responses and
+// the front response's, once nothing is queued. Each response has its own,
+// so a pipelined response behind the front never takes the front's. From a
+// Response call this is posted, so a callback never runs inside the user's
+// own write().
 void Session::check_drain(bool from_loop) {
-    if (!drain_cb_ || !usable()) return;
-    if (live(drain_seq_) && drain_seq_ != front_seq_) return;
+    if (drains_ == 0 || !usable()) return;
+    const bool front_due = count_ > 0 && static_cast<bool>(slot(front_seq_).drain);
+    if (!front_due && drain_ready_.empty()) return;
     if (!out_.empty() || connection_->output_bytes() != 0) return;
     if (from_loop) {
-        auto cb = std::move(drain_cb_);
-        drain_cb_ = nullptr;
-        cb();
+        std::vector<std::function<void()>> due = std::move(drain_ready_);
+        drain_ready_.clear();
+        if (front_due) due.push_back(std::move(slot(front_seq_).drain));
+        if (front_due) slot(front_seq_).drain = nullptr;
+        drains_ -= due.size();
+        add_ref();  // a callback may close the connection
+        for (auto& cb : due) {
+            if (!usable()) break;
+            cb();
+        }
+        release();
         return;
     }
     add_ref();

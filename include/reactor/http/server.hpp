@@ -174,10 +174,11 @@ public:
     /// (this response's included), for pacing a long streamed body.
     std::size_t buffered_bytes() const noexcept;
     /// Runs `cb` once on the loop, when this response is the oldest one
-    /// still owed and the connection's queued output has drained (at once,
-    /// from the loop, if that holds already). Never runs if the connection
-    /// closes first. One pending callback per connection; a new one replaces
-    /// it. For streaming a long body without buffering it whole.
+    /// still owed (or is complete) and the connection's queued output has
+    /// drained (at once, from the loop, if that holds already). Never runs
+    /// if the connection closes first. One pending callback per response; a
+    /// new one replaces it, and pipelined responses never take each other's.
+    /// For streaming a long body without buffering it whole.
     void on_drain(std::function<void()> cb);
     /// The loop this response belongs to. Throws std::logic_error for an
     /// empty handle.
