@@ -123,6 +123,19 @@ TEST_CASE("http_hello answers GET / with Hello, World!, 404 elsewhere, and exits
     CHECK(server.stop(SIGTERM) == 0);
 }
 
+TEST_CASE("http_hello --threads 2 answers on both loops and exits 0 on SIGTERM") {
+    Child server({"--port", "0", "--threads", "2"});
+    const std::string line = server.first_line();
+    REQUIRE(line.rfind("listening on ", 0) == 0);
+    const SocketAddress where = SocketAddress::parse(line.substr(13));
+    for (int i = 0; i < 40; ++i) {
+        const HttpReply r = ask(where, get("/"));
+        CHECK(r.status == 200);
+        CHECK(r.body == "Hello, World!");
+    }
+    CHECK(server.stop(SIGTERM) == 0);
+}
+
 TEST_CASE("http_hello exits 0 on SIGINT too") {
     Child server({"--port", "0", "--header-timeout", "2.5"});
     REQUIRE(server.first_line().rfind("listening on ", 0) == 0);

@@ -10,8 +10,11 @@
 #include <sys/socket.h>
 
 #include <memory>
+#include <mutex>
 #include <optional>
+#include <set>
 #include <string>
+#include <thread>
 #include <vector>
 
 using namespace reactor;
@@ -625,4 +628,66 @@ TEST_CASE("shutdown with no connection calls done from the loop") {
     f.server->shutdown(1s, [&] { done = true; });
     CHECK_FALSE(done);
     CHECK(run_until(f.loop, [&] { return done; }));
+}
+
+// ---- several loops ---------------------------------------------------------------
+
+TEST_CASE("with tcp.threads = 2, requests are served on both loops, and shutdown ends both") {
+    for (const Balance balance : {Balance::HandOff, Balance::ReusePort}) {
+        CAPTURE(static_cast<int>(balance));
+        std::mutex mutex;
+        std::set<std::thread::id> threads;  // where handlers ran
+        http::ServerOptions options;
+        options.tcp.threads = 2;
+        options.tcp.balance = balance;
+        ServerFixture f(options);
+        f.server->route("GET", "/", [&](const http::Request& req, http::Response res) {
+            {
+                std::lock_guard lock(mutex);
+                threads.insert(std::this_thread::get_id());
+            }
+            // A deferred answer on the connection's own loop.
+            const std::string body = std::string(req.path());
+            res.loop().run_after(1ms, [res, body]() mutable { res.send(body); });
+        });
+        std::vector<HttpClient> clients;
+        for (int i = 0; i < 100; ++i) clients.push_back(f.client());
+        for (std::size_t i = 0; i < clients.size(); ++i) {
+            clients[i].send(get("/" + std::to_string(i)) + get("/again" + std::to_string(i)));
+        }
+        for (std::size_t i = 0; i < clients.size(); ++i) {
+            const std::vector<HttpReply> r = clients[i].replies(f.loop, 2);
+            REQUIRE(r.size() == 2);
+            CHECK(r[0].body == "/" + std::to_string(i));
+            CHECK(r[1].body == "/again" + std::to_string(i));
+        }
+        {
+            std::lock_guard lock(mutex);
+            CHECK(threads.size() == 2);
+        }
+        bool done = false;
+        f.server->shutdown(5s, [&] { done = true; });
+        for (HttpClient& c : clients) {
+            CHECK(c.wait_eof(f.loop));
+            c.fd.reset();
+        }
+        CHECK(run_until(f.loop, [&] { return done; }));
+        CHECK(f.server->tcp().connection_count() == 0);
+    }
+}
+
+TEST_CASE("with tcp.threads = 2, destroying the server with open connections closes them") {
+    http::ServerOptions options;
+    options.tcp.threads = 2;
+    options.tcp.balance = Balance::HandOff;
+    ServerFixture f(options);
+    f.hello_route();
+    std::vector<HttpClient> clients;
+    for (int i = 0; i < 20; ++i) clients.push_back(f.client());
+    for (HttpClient& c : clients) {
+        c.send(get("/"));
+        CHECK(c.reply(f.loop).body == "Hello, World!");
+    }
+    f.server.reset();
+    for (HttpClient& c : clients) CHECK(c.wait_eof(f.loop));
 }
