@@ -112,31 +112,26 @@ inline bool all_of_class(std::string_view s, CharClass cls) noexcept {
 
 /// True if every byte of [s, s + n) may appear in a field value (HTAB, SP,
 /// VCHAR, obs-text). This runs over every header value of every request, so
-/// it looks at eight bytes at a time: a word with no byte below 0x20 and no
-/// DEL is accepted at once (the usual case); a word with one is re-checked
-/// byte by byte, since HTAB is allowed. The bit tricks are the classic
-/// "has a byte less than n" and "has a zero byte" tests, exact as booleans.
+/// it looks at eight bytes at a time and merges the verdicts: when no word
+/// has a byte below 0x20 or a DEL (the usual case) the value is accepted
+/// after one test; otherwise it is re-checked byte by byte, since HTAB is
+/// allowed. The bit tricks are the classic "has a byte less than n" and "has
+/// a zero byte" tests, exact as booleans.
 inline bool is_field_value(const char* s, std::size_t n) noexcept {
-    constexpr std::uint64_t kOnes = 0x0101010101010101ULL;
-    constexpr std::uint64_t kHighs = 0x8080808080808080ULL;
-    const auto word_ok = [&](std::size_t at) {
-        std::uint64_t w;
-        std::memcpy(&w, s + at, 8);
-        const std::uint64_t below_space = (w - kOnes * 0x20) & ~w & kHighs;
-        const std::uint64_t x = w ^ (kOnes * 0x7f);
-        const std::uint64_t del = (x - kOnes) & ~x & kHighs;
-        if ((below_space | del) == 0) return true;
-        for (std::size_t k = at; k < at + 8; ++k) {
-            if (!has_class(s[k], kFieldValue)) return false;
-        }
-        return true;
-    };
     if (n >= 8) {
-        for (std::size_t i = 0; i + 8 <= n; i += 8) {
-            if (!word_ok(i)) return false;
-        }
-        // The last, partial word overlaps the previous one.
-        return (n % 8) == 0 || word_ok(n - 8);
+        constexpr std::uint64_t kOnes = 0x0101010101010101ULL;
+        constexpr std::uint64_t kHighs = 0x8080808080808080ULL;
+        const auto suspicious = [](std::uint64_t w) {
+            const std::uint64_t below_space = (w - kOnes * 0x20) & ~w;
+            const std::uint64_t x = w ^ (kOnes * 0x7f);
+            const std::uint64_t del = (x - kOnes) & ~x;
+            return (below_space | del) & kHighs;
+        };
+        std::uint64_t seen = 0;
+        for (std::size_t i = 0; i + 8 < n; i += 8) seen |= suspicious(load_u64(s + i));
+        // The last word overlaps the previous one when n is not a multiple of 8.
+        seen |= suspicious(load_u64(s + n - 8));
+        if (seen == 0) return true;
     }
     for (std::size_t i = 0; i < n; ++i) {
         if (!has_class(s[i], kFieldValue)) return false;
