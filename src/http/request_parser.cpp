@@ -183,7 +183,7 @@ const char* RequestParser::feed_head(const char* p, const char* end) {
 }
 
 // Checks one complete head line of `length` bytes at `s` (LF included).
-RequestParser::LineResult RequestParser::on_head_line(const char* s, std::uint32_t offset,
+inline RequestParser::LineResult RequestParser::on_head_line(const char* s, std::uint32_t offset,
                                                       std::uint32_t length) {
     // Strict CRLF everywhere in the head. RFC 9112 section 2.2 lets a
     // recipient accept a bare LF in header lines, but a proxy in front of us
@@ -250,11 +250,35 @@ bool RequestParser::parse_request_line(const char* s, std::uint32_t offset,
 // field-line = field-name ":" OWS field-value OWS (RFC 9112 section 5).
 bool RequestParser::parse_header_line(const char* s, std::uint32_t offset,
                                       std::uint32_t length) {
+    const auto i = static_cast<std::uint32_t>(detail::token_prefix(s, length));
+    if (i == 0 || i == length || s[i] != ':') return fail_header_name(s, i, length);
+    // The value without the optional whitespace around it; SP and HTAB are
+    // field-value characters, so skipping them first changes no verdict.
+    std::uint32_t vb = i + 1;
+    while (vb < length && (s[vb] == ' ' || s[vb] == '\t')) ++vb;
+    if (!detail::is_field_value(s + vb, length - vb)) {
+        return fail(400, "control character in a header value");
+    }
+    if (slots_.size() >= limits_.max_headers) return fail(431, "too many header fields");
+    std::uint32_t ve = length;
+    while (ve > vb && (s[ve - 1] == ' ' || s[ve - 1] == '\t')) --ve;
+    slots_.push_back({{offset, i}, {offset + vb, ve - vb}});
+    // Only the names note_special_header() knows have these lengths.
+    constexpr std::uint32_t kSpecialLengths = 1U << 4 | 1U << 6 | 1U << 10 | 1U << 14 | 1U << 17;
+    if (i < 32 && ((kSpecialLengths >> i) & 1U) != 0) {
+        return note_special_header({s, i}, {s + vb, ve - vb});
+    }
+    return true;
+}
+
+// Why a header line whose name did not end at a colon is refused; the name's
+// token prefix is `i` bytes long. Checked in this order so that each line
+// gets the most telling reason.
+bool RequestParser::fail_header_name(const char* s, std::uint32_t i, std::uint32_t length) {
     // A line starting with whitespace continues the previous one (obs-fold).
     // RFC 9112 section 5.2 lets a server reject it; unfolding is where
     // parsers disagree, so we refuse.
     if (s[0] == ' ' || s[0] == '\t') return fail(400, "obsolete line folding");
-    const auto i = static_cast<std::uint32_t>(detail::token_prefix(s, length));
     if (i == length) return fail(400, "header line without a colon");
     if (s[i] != ':') {
         // "Name : value" is refused (RFC 9112 section 5.1, MUST): a proxy
@@ -262,18 +286,7 @@ bool RequestParser::parse_header_line(const char* s, std::uint32_t offset,
         return fail(400, (s[i] == ' ' || s[i] == '\t') ? "whitespace before the colon"
                                                        : "invalid character in a header name");
     }
-    if (i == 0) return fail(400, "empty header name");
-    if (!detail::is_field_value(s + i + 1, length - i - 1)) {
-        return fail(400, "control character in a header value");
-    }
-    if (slots_.size() >= limits_.max_headers) return fail(431, "too many header fields");
-
-    std::uint32_t vb = i + 1;
-    std::uint32_t ve = length;
-    while (vb < ve && (s[vb] == ' ' || s[vb] == '\t')) ++vb;
-    while (ve > vb && (s[ve - 1] == ' ' || s[ve - 1] == '\t')) --ve;
-    slots_.push_back({{offset, i}, {offset + vb, ve - vb}});
-    return note_special_header({s, i}, {s + vb, ve - vb});
+    return fail(400, "empty header name");
 }
 
 // Records what the framing and connection headers say. Switching on the
@@ -389,7 +402,15 @@ void RequestParser::on_head_complete() {
     Request& r = request_;
     r.method_ = view(method_);
     r.target_ = view(target_);
-    const std::size_t q = r.target_.find('?');
+    // Short targets (the usual "/" or "/index.html") are searched inline;
+    // memchr pays off only on longer ones.
+    std::size_t q = 0;
+    if (r.target_.size() <= 16) {
+        while (q < r.target_.size() && r.target_[q] != '?') ++q;
+        if (q == r.target_.size()) q = std::string_view::npos;
+    } else {
+        q = r.target_.find('?');
+    }
     r.path_ = r.target_.substr(0, q);
     r.query_ = q == std::string_view::npos ? std::string_view() : r.target_.substr(q + 1);
     if (!r.path_.empty() && r.path_[0] != '/' && r.path_ != "*") {
@@ -615,10 +636,14 @@ void RequestParser::reset() noexcept {
     line_start_ = 0;
     method_ = target_ = Slot{};
 
-    std::vector<Header> headers = std::move(request_.headers_);
-    headers.clear();
-    request_ = Request{};
-    request_.headers_ = std::move(headers);
+    // Field by field rather than assigning a fresh Request, so that the
+    // headers vector keeps its capacity without being moved back and forth.
+    Request& r = request_;
+    r.method_ = r.target_ = r.path_ = r.query_ = r.body_ = {};
+    r.headers_.clear();
+    r.content_length_ = 0;
+    r.version_ = Version::Http11;
+    r.has_content_length_ = r.chunked_ = r.keep_alive_ = r.expects_continue_ = false;
 
     content_length_ = 0;
     has_content_length_ = false;

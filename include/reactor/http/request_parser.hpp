@@ -226,6 +226,7 @@ private:
     LineResult on_head_line(const char* s, std::uint32_t offset, std::uint32_t length);
     bool parse_request_line(const char* s, std::uint32_t offset, std::uint32_t length);
     bool parse_header_line(const char* s, std::uint32_t offset, std::uint32_t length);
+    bool fail_header_name(const char* s, std::uint32_t i, std::uint32_t length);
     bool note_special_header(std::string_view name, std::string_view value);
     bool parse_transfer_encoding(std::string_view value);
     void parse_connection(std::string_view value) noexcept;
