@@ -21,8 +21,8 @@ using detail::has_class;
 using detail::iequals;
 using detail::kFieldValue;
 using detail::kHex;
-using detail::kTarget;
 using detail::kToken;
+using detail::token_iequals;
 using detail::trim_ows;
 
 namespace {
@@ -102,8 +102,12 @@ std::size_t RequestParser::feed(std::string_view data) {
     return static_cast<std::size_t>(p - begin);
 }
 
+// The head arrives in lines. A line wholly inside `data` is checked where it
+// lies, and everything kept is copied into head_ with one append at the end
+// (so a request that arrives in one read costs one copy, not one per line).
+// A line split across feed() calls is completed in head_ and checked there.
 const char* RequestParser::feed_head(const char* p, const char* end) {
-    while (p < end) {
+    if (head_.size() > line_start_) {
         const auto* lf = static_cast<const char*>(std::memchr(p, '\n', end - p));
         const char* stop = lf ? lf + 1 : end;
         const auto n = static_cast<std::size_t>(stop - p);
@@ -116,70 +120,126 @@ const char* RequestParser::feed_head(const char* p, const char* end) {
         head_.append(p, n);
         head_bytes_ += n;
         p = stop;
-        if (!lf) break;
-        if (!on_head_line()) break;
-        if (state_ != State::RequestLine && state_ != State::HeaderLines) break;
+        if (!lf) return p;
+        const auto size = static_cast<std::uint32_t>(head_.size());
+        switch (on_head_line(head_.data() + line_start_, line_start_, size - line_start_)) {
+        case LineResult::Next:
+            line_start_ = size;
+            break;
+        case LineResult::SkippedEmpty:
+            head_.resize(line_start_);
+            break;
+        case LineResult::HeadEnd:
+            on_head_complete();
+            return p;
+        case LineResult::Failed:
+            return p;
+        }
     }
-    return p;
+
+    // From here on head_ ends at a line boundary: head_[line_start_] is where
+    // `kept` will be copied to. A line must end before `limit` to fit in
+    // max_header_bytes, so one bound checks every line of this call: an LF
+    // found before it ends a line that fits; none found before it, when the
+    // input goes on past it, means the head is too large.
+    const char* kept = p;
+    const std::uint32_t base = line_start_;
+    const std::size_t room = limits_.max_header_bytes - head_bytes_;
+    const char* const limit = static_cast<std::size_t>(end - p) > room ? p + room : end;
+    const char* const start = p;
+    while (p < limit) {
+        const auto* lf = static_cast<const char*>(std::memchr(p, '\n', limit - p));
+        if (!lf) break;
+        const char* stop = lf + 1;
+        const auto offset = base + static_cast<std::uint32_t>(p - kept);
+        switch (on_head_line(p, offset, static_cast<std::uint32_t>(stop - p))) {
+        case LineResult::Next:
+            p = stop;
+            break;
+        case LineResult::SkippedEmpty:
+            // Only empty lines come before the request line, and nothing
+            // was kept before them: they are simply not copied.
+            p = stop;
+            kept = p;
+            break;
+        case LineResult::HeadEnd:
+            head_bytes_ += static_cast<std::size_t>(stop - start);
+            head_.append(kept, static_cast<std::size_t>(stop - kept));
+            on_head_complete();
+            return stop;
+        case LineResult::Failed:
+            return stop;
+        }
+    }
+    if (limit != end) {
+        fail(431, "request line and headers exceed the size limit");
+        return limit + 1;
+    }
+    // The rest of the input is the start of a line still incomplete.
+    head_bytes_ += static_cast<std::size_t>(end - start);
+    line_start_ = base + static_cast<std::uint32_t>(p - kept);
+    head_.append(kept, static_cast<std::size_t>(end - kept));
+    return end;
 }
 
-// Called with a complete line (ending in LF) at head_[line_start_, size()).
-// Returns false if the parser failed.
-bool RequestParser::on_head_line() {
-    const auto end = static_cast<std::uint32_t>(head_.size());
-    const std::uint32_t length = end - line_start_;
+// Checks one complete head line of `length` bytes at `s` (LF included).
+inline RequestParser::LineResult RequestParser::on_head_line(const char* s, std::uint32_t offset,
+                                                      std::uint32_t length) {
     // Strict CRLF everywhere in the head. RFC 9112 section 2.2 lets a
     // recipient accept a bare LF in header lines, but a proxy in front of us
     // that does not would see a different set of headers: refusing it keeps
     // both sides agreeing where the head ends.
-    if (length < 2 || head_[end - 2] != '\r') {
-        return fail(400, state_ == State::RequestLine ? "bare LF in the request line"
-                                                      : "bare LF in a header line");
+    if (length < 2 || s[length - 2] != '\r') {
+        fail(400, state_ == State::RequestLine ? "bare LF in the request line"
+                                               : "bare LF in a header line");
+        return LineResult::Failed;
     }
     const std::uint32_t content = length - 2;
-    if (state_ == State::RequestLine) {
-        if (content == 0) {
-            // RFC 9112 section 2.2: ignore empty lines before the request
-            // line (some clients add CRLF after a POST body). They still
-            // count against max_header_bytes, so they cannot go on forever.
-            head_.resize(line_start_);
-            return true;
-        }
-        if (!parse_request_line(line_start_, content)) return false;
-        state_ = State::HeaderLines;
-    } else {
-        if (content == 0) {
-            on_head_complete();
-            return state_ != State::Failed;
-        }
-        if (!parse_header_line(line_start_, content)) return false;
+    if (state_ == State::HeaderLines) {
+        if (content == 0) return LineResult::HeadEnd;
+        return parse_header_line(s, offset, content) ? LineResult::Next : LineResult::Failed;
     }
-    line_start_ = end;
-    return true;
+    if (content == 0) {
+        // RFC 9112 section 2.2: ignore empty lines before the request
+        // line (some clients add CRLF after a POST body). They still
+        // count against max_header_bytes, so they cannot go on forever.
+        return LineResult::SkippedEmpty;
+    }
+    if (!parse_request_line(s, offset, content)) return LineResult::Failed;
+    state_ = State::HeaderLines;
+    return LineResult::Next;
 }
 
 // request-line = method SP request-target SP HTTP-version (RFC 9112 section 3),
 // with exactly one SP between the parts.
-bool RequestParser::parse_request_line(std::uint32_t offset, std::uint32_t length) {
-    const char* s = head_.data() + offset;
-    const auto i = static_cast<std::uint32_t>(detail::token_prefix(s, length));
+bool RequestParser::parse_request_line(const char* s, std::uint32_t offset,
+                                       std::uint32_t length) {
+    // Most requests are GETs: one comparison instead of a scan.
+    const auto i = length > 4 && detail::load_u32(s) == detail::load_u32("GET ")
+                       ? 3U
+                       : static_cast<std::uint32_t>(detail::token_prefix(s, length));
     if (i == 0 || i == length || s[i] != ' ') {
         return fail(400, "invalid character in the method");
     }
     method_ = {offset, i};
 
     const std::uint32_t t = i + 1;
-    std::uint32_t j = t;
-    while (j < length && has_class(s[j], kTarget)) ++j;
+    const auto j = t + static_cast<std::uint32_t>(detail::target_prefix(s + t, length - t));
     if (j == t) return fail(400, "empty request target");
     if (j == length || s[j] != ' ') {
         return fail(400, "invalid character in the request target");
     }
     target_ = {offset + t, j - t};
 
-    const std::string_view v(s + j + 1, length - j - 1);
-    if (v.size() != 8 || v.substr(0, 5) != "HTTP/" || v[5] < '0' || v[5] > '9' || v[6] != '.' ||
-        v[7] < '0' || v[7] > '9') {
+    // The version is nearly always exactly "HTTP/1.1": one comparison.
+    const char* v = s + j + 1;
+    const std::uint32_t v_size = length - j - 1;
+    if (v_size == 8 && detail::load_u64(v) == detail::load_u64("HTTP/1.1")) {
+        request_.version_ = Version::Http11;
+        return true;
+    }
+    if (v_size != 8 || std::memcmp(v, "HTTP/", 5) != 0 || v[5] < '0' || v[5] > '9' ||
+        v[6] != '.' || v[7] < '0' || v[7] > '9') {
         return fail(400, "malformed HTTP version");
     }
     if (v[5] != '1') return fail(505, "unsupported HTTP major version");
@@ -188,13 +248,37 @@ bool RequestParser::parse_request_line(std::uint32_t offset, std::uint32_t lengt
 }
 
 // field-line = field-name ":" OWS field-value OWS (RFC 9112 section 5).
-bool RequestParser::parse_header_line(std::uint32_t offset, std::uint32_t length) {
-    const char* s = head_.data() + offset;
+bool RequestParser::parse_header_line(const char* s, std::uint32_t offset,
+                                      std::uint32_t length) {
+    const auto i = static_cast<std::uint32_t>(detail::token_prefix(s, length));
+    if (i == 0 || i == length || s[i] != ':') return fail_header_name(s, i, length);
+    // The value without the optional whitespace around it; SP and HTAB are
+    // field-value characters, so skipping them first changes no verdict.
+    std::uint32_t vb = i + 1;
+    while (vb < length && (s[vb] == ' ' || s[vb] == '\t')) ++vb;
+    if (!detail::is_field_value(s + vb, length - vb)) {
+        return fail(400, "control character in a header value");
+    }
+    if (slots_.size() >= limits_.max_headers) return fail(431, "too many header fields");
+    std::uint32_t ve = length;
+    while (ve > vb && (s[ve - 1] == ' ' || s[ve - 1] == '\t')) --ve;
+    slots_.push_back({{offset, i}, {offset + vb, ve - vb}});
+    // Only the names note_special_header() knows have these lengths.
+    constexpr std::uint32_t kSpecialLengths = 1U << 4 | 1U << 6 | 1U << 10 | 1U << 14 | 1U << 17;
+    if (i < 32 && ((kSpecialLengths >> i) & 1U) != 0) {
+        return note_special_header({s, i}, {s + vb, ve - vb});
+    }
+    return true;
+}
+
+// Why a header line whose name did not end at a colon is refused; the name's
+// token prefix is `i` bytes long. Checked in this order so that each line
+// gets the most telling reason.
+bool RequestParser::fail_header_name(const char* s, std::uint32_t i, std::uint32_t length) {
     // A line starting with whitespace continues the previous one (obs-fold).
     // RFC 9112 section 5.2 lets a server reject it; unfolding is where
     // parsers disagree, so we refuse.
     if (s[0] == ' ' || s[0] == '\t') return fail(400, "obsolete line folding");
-    const auto i = static_cast<std::uint32_t>(detail::token_prefix(s, length));
     if (i == length) return fail(400, "header line without a colon");
     if (s[i] != ':') {
         // "Name : value" is refused (RFC 9112 section 5.1, MUST): a proxy
@@ -202,18 +286,7 @@ bool RequestParser::parse_header_line(std::uint32_t offset, std::uint32_t length
         return fail(400, (s[i] == ' ' || s[i] == '\t') ? "whitespace before the colon"
                                                        : "invalid character in a header name");
     }
-    if (i == 0) return fail(400, "empty header name");
-    if (!detail::is_field_value(s + i + 1, length - i - 1)) {
-        return fail(400, "control character in a header value");
-    }
-    if (slots_.size() >= limits_.max_headers) return fail(431, "too many header fields");
-
-    std::uint32_t vb = i + 1;
-    std::uint32_t ve = length;
-    while (vb < ve && (s[vb] == ' ' || s[vb] == '\t')) ++vb;
-    while (ve > vb && (s[ve - 1] == ' ' || s[ve - 1] == '\t')) --ve;
-    slots_.push_back({{offset, i}, {offset + vb, ve - vb}});
-    return note_special_header({s, i}, {s + vb, ve - vb});
+    return fail(400, "empty header name");
 }
 
 // Records what the framing and connection headers say. Switching on the
@@ -221,16 +294,16 @@ bool RequestParser::parse_header_line(std::uint32_t offset, std::uint32_t length
 bool RequestParser::note_special_header(std::string_view name, std::string_view value) {
     switch (name.size()) {
     case 4:
-        if (iequals(name, "host")) ++host_count_;
+        if (token_iequals(name, "host")) ++host_count_;
         return true;
     case 6:
-        if (iequals(name, "expect") && iequals(value, "100-continue")) expect_continue_ = true;
+        if (token_iequals(name, "expect") && iequals(value, "100-continue")) expect_continue_ = true;
         return true;
     case 10:
-        if (iequals(name, "connection")) parse_connection(value);
+        if (token_iequals(name, "connection")) parse_connection(value);
         return true;
     case 14: {
-        if (!iequals(name, "content-length")) return true;
+        if (!token_iequals(name, "content-length")) return true;
         // 1*DIGIT only: no sign, no list ("5, 5"), no whitespace inside.
         if (value.empty()) return fail(400, "empty Content-Length");
         std::uint64_t n = 0;
@@ -252,7 +325,7 @@ bool RequestParser::note_special_header(std::string_view name, std::string_view 
         return true;
     }
     case 17:
-        if (iequals(name, "transfer-encoding")) return parse_transfer_encoding(value);
+        if (token_iequals(name, "transfer-encoding")) return parse_transfer_encoding(value);
         return true;
     default:
         return true;
@@ -329,7 +402,15 @@ void RequestParser::on_head_complete() {
     Request& r = request_;
     r.method_ = view(method_);
     r.target_ = view(target_);
-    const std::size_t q = r.target_.find('?');
+    // Short targets (the usual "/" or "/index.html") are searched inline;
+    // memchr pays off only on longer ones.
+    std::size_t q = 0;
+    if (r.target_.size() <= 16) {
+        while (q < r.target_.size() && r.target_[q] != '?') ++q;
+        if (q == r.target_.size()) q = std::string_view::npos;
+    } else {
+        q = r.target_.find('?');
+    }
     r.path_ = r.target_.substr(0, q);
     r.query_ = q == std::string_view::npos ? std::string_view() : r.target_.substr(q + 1);
     if (!r.path_.empty() && r.path_[0] != '/' && r.path_ != "*") {
@@ -555,10 +636,14 @@ void RequestParser::reset() noexcept {
     line_start_ = 0;
     method_ = target_ = Slot{};
 
-    std::vector<Header> headers = std::move(request_.headers_);
-    headers.clear();
-    request_ = Request{};
-    request_.headers_ = std::move(headers);
+    // Field by field rather than assigning a fresh Request, so that the
+    // headers vector keeps its capacity without being moved back and forth.
+    Request& r = request_;
+    r.method_ = r.target_ = r.path_ = r.query_ = r.body_ = {};
+    r.headers_.clear();
+    r.content_length_ = 0;
+    r.version_ = Version::Http11;
+    r.has_content_length_ = r.chunked_ = r.keep_alive_ = r.expects_continue_ = false;
 
     content_length_ = 0;
     has_content_length_ = false;

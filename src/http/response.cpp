@@ -2,9 +2,11 @@
 #include <reactor/http/response.hpp>
 
 #include "http/chars.hpp"
+#include "http/status_list.hpp"
 
 #include <cassert>
 #include <charconv>
+#include <cstring>
 #include <stdexcept>
 
 namespace reactor::http {
@@ -28,13 +30,39 @@ char* put_digits(char* p, int value, int width) noexcept {
     return p + width;
 }
 
+// `name` is already known to be a token. Told apart by length first: this
+// runs for every header of every response.
 bool is_owned_by_writer(std::string_view name, bool has_date) noexcept {
-    return detail::iequals(name, "content-length") || detail::iequals(name, "transfer-encoding") ||
-           detail::iequals(name, "connection") || (has_date && detail::iequals(name, "date"));
+    using detail::token_iequals;
+    switch (name.size()) {
+    case 4: return has_date && token_iequals(name, "date");
+    case 10: return token_iequals(name, "connection");
+    case 14: return token_iequals(name, "content-length");
+    case 17: return token_iequals(name, "transfer-encoding");
+    default: return false;
+    }
 }
 
 bool is_field_value(std::string_view s) noexcept {
     return detail::is_field_value(s.data(), s.size());
+}
+
+// The whole status line with the standard reason phrase, prebuilt for every
+// status in the list, e.g. "HTTP/1.1 200 OK\r\n"; empty for other codes.
+std::string_view prebuilt_status_line(int status) noexcept {
+    switch (status) {
+#define REACTOR_HTTP_STATUS_LINE_CASE(code, text) \
+    case code: return "HTTP/1.1 " #code " " text "\r\n";
+        REACTOR_HTTP_STATUS_LIST(REACTOR_HTTP_STATUS_LINE_CASE)
+#undef REACTOR_HTTP_STATUS_LINE_CASE
+    default: return {};
+    }
+}
+
+// Copies `s` to `p` and returns the end of the copy.
+char* put(char* p, std::string_view s) noexcept {
+    std::memcpy(p, s.data(), s.size());
+    return p + s.size();
 }
 
 }  // namespace
@@ -122,7 +150,24 @@ void ChunkedBody::finish(std::string& out) const {
 // ---- ResponseWriter -------------------------------------------------------------
 
 ResponseWriter::ResponseWriter(std::string& out, int status, const ResponseOptions& options)
-    : ResponseWriter(out, status, reason_phrase(status), options) {}
+    : out_(out),
+      date_(options.date),
+      status_(status),
+      version_(options.version),
+      keep_alive_(options.keep_alive),
+      head_(options.head) {
+    // The usual case: a known status, its whole line appended at once. The
+    // built-in reason phrases need no check.
+    const std::string_view line = prebuilt_status_line(status);
+    if (!line.empty()) {
+        out_.append(line);
+        return;
+    }
+    if (status < 100 || status > 999) {
+        throw std::invalid_argument("http::ResponseWriter: status outside 100..999");
+    }
+    write_status_line(reason_phrase(status));
+}
 
 ResponseWriter::ResponseWriter(std::string& out, int status, std::string_view reason,
                                const ResponseOptions& options)
@@ -138,16 +183,25 @@ ResponseWriter::ResponseWriter(std::string& out, int status, std::string_view re
     if (!is_field_value(reason)) {
         throw std::invalid_argument("http::ResponseWriter: control character in reason phrase");
     }
-    out_.append("HTTP/1.1 ");
-    append_number(out_, static_cast<std::uint64_t>(status), 10);
-    out_.push_back(' ');
+    write_status_line(reason);
+}
+
+void ResponseWriter::write_status_line(std::string_view reason) {
+    // "HTTP/1.1 NNN " then the reason and CRLF; the status has three digits.
+    char prefix[13] = {'H', 'T', 'T', 'P', '/', '1', '.', '1', ' '};
+    prefix[9] = static_cast<char>('0' + status_ / 100);
+    prefix[10] = static_cast<char>('0' + status_ / 10 % 10);
+    prefix[11] = static_cast<char>('0' + status_ % 10);
+    prefix[12] = ' ';
+    out_.reserve(out_.size() + sizeof prefix + reason.size() + 2);
+    out_.append(prefix, sizeof prefix);
     out_.append(reason);
-    out_.append("\r\n");
+    out_.append("\r\n", 2);
 }
 
 ResponseWriter& ResponseWriter::header(std::string_view name, std::string_view value) {
     assert(!ended_ && "header() after the head was ended");
-    if (!detail::all_of_class(name, detail::kToken)) {
+    if (name.empty() || detail::token_prefix(name.data(), name.size()) != name.size()) {
         throw std::invalid_argument("http::ResponseWriter: header name is not a token");
     }
     if (!is_field_value(value)) {
@@ -156,10 +210,21 @@ ResponseWriter& ResponseWriter::header(std::string_view name, std::string_view v
     if (is_owned_by_writer(name, date_ != nullptr)) {
         throw std::invalid_argument("http::ResponseWriter: header is written by the writer");
     }
-    out_.append(name);
-    out_.append(": ");
-    out_.append(value);
-    out_.append("\r\n");
+    // One append instead of four when the line is short (the usual case).
+    const std::size_t length = name.size() + value.size() + 4;
+    char line[256];
+    if (length > sizeof line) {
+        out_.reserve(out_.size() + length);
+        out_.append(name).append(": ", 2).append(value).append("\r\n", 2);
+        return *this;
+    }
+    char* p = put(line, name);
+    *p++ = ':';
+    *p++ = ' ';
+    p = put(p, value);
+    *p++ = '\r';
+    *p++ = '\n';
+    out_.append(line, length);
     return *this;
 }
 
@@ -168,22 +233,17 @@ void ResponseWriter::finish(std::string_view body) {
         end_head();
         return;
     }
-    out_.append("Content-Length: ");
-    append_number(out_, body.size(), 10);
-    out_.append("\r\n");
-    end_head();
-    if (!head_) out_.append(body);
+    end_head_with_length(body.size(), head_ ? std::string_view() : body);
 }
 
 void ResponseWriter::finish_head(std::uint64_t content_length) {
     // RFC 9110 section 8.6: never a Content-Length in a 1xx or 204; in a 304
     // it is the length of the representation, which the caller knows.
-    if (!(status_ < 200 || status_ == 204)) {
-        out_.append("Content-Length: ");
-        append_number(out_, content_length, 10);
-        out_.append("\r\n");
+    if (status_ < 200 || status_ == 204) {
+        end_head();
+        return;
     }
-    end_head();
+    end_head_with_length(content_length, {});
 }
 
 ChunkedBody ResponseWriter::start_chunked() {
@@ -203,17 +263,41 @@ ChunkedBody ResponseWriter::start_chunked() {
     return {head_ ? ChunkedBody::Mode::Discard : ChunkedBody::Mode::Chunked, keep_alive_};
 }
 
-void ResponseWriter::end_head() {
+// The end of every head: Connection when needed, Date, the empty line.
+char* ResponseWriter::put_head_end(char* p) noexcept {
     assert(!ended_ && "the head was already ended");
     ended_ = true;
     if (!keep_alive_) {
-        out_.append("Connection: close\r\n");
+        p = put(p, "Connection: close\r\n");
     } else if (version_ == Version::Http10) {
         // An HTTP/1.0 client closes unless told the connection persists.
-        out_.append("Connection: keep-alive\r\n");
+        p = put(p, "Connection: keep-alive\r\n");
     }
-    if (date_) out_.append(date_->header_line());
-    out_.append("\r\n");
+    if (date_) p = put(p, date_->header_line());
+    *p++ = '\r';
+    *p++ = '\n';
+    return p;
+}
+
+void ResponseWriter::end_head() {
+    char tail[kMaxHeadEnd];
+    const char* end = put_head_end(tail);
+    out_.append(tail, static_cast<std::size_t>(end - tail));
+}
+
+// Content-Length, the end of the head and the body in one reserve and two
+// appends, formatted on the stack without a temporary string.
+void ResponseWriter::end_head_with_length(std::uint64_t content_length, std::string_view body) {
+    char tail[kMaxHeadEnd + 40];
+    char* p = put(tail, "Content-Length: ");
+    p = std::to_chars(p, p + 20, content_length).ptr;
+    *p++ = '\r';
+    *p++ = '\n';
+    p = put_head_end(p);
+    const auto n = static_cast<std::size_t>(p - tail);
+    out_.reserve(out_.size() + n + body.size());
+    out_.append(tail, n);
+    out_.append(body);
 }
 
 // ---- helpers --------------------------------------------------------------------

@@ -216,11 +216,17 @@ private:
         Slot value;
     };
 
+    // What one complete head line did to the parser.
+    enum class LineResult : std::uint8_t { Next, SkippedEmpty, HeadEnd, Failed };
+
     const char* feed_head(const char* p, const char* end);
     const char* feed_chunked(const char* p, const char* end);
-    bool on_head_line();
-    bool parse_request_line(std::uint32_t offset, std::uint32_t length);
-    bool parse_header_line(std::uint32_t offset, std::uint32_t length);
+    // The line is at `s` (in the input or in head_) and will be, or is, at
+    // `offset` in head_; `length` includes its CRLF.
+    LineResult on_head_line(const char* s, std::uint32_t offset, std::uint32_t length);
+    bool parse_request_line(const char* s, std::uint32_t offset, std::uint32_t length);
+    bool parse_header_line(const char* s, std::uint32_t offset, std::uint32_t length);
+    bool fail_header_name(const char* s, std::uint32_t i, std::uint32_t length);
     bool note_special_header(std::string_view name, std::string_view value);
     bool parse_transfer_encoding(std::string_view value);
     void parse_connection(std::string_view value) noexcept;

@@ -158,7 +158,14 @@ public:
     bool keep_alive() const noexcept { return keep_alive_; }
 
 private:
+    // The most end_head() writes: "Connection: keep-alive\r\n", the Date
+    // line and the empty line.
+    static constexpr std::size_t kMaxHeadEnd = 24 + 37 + 2;
+
+    void write_status_line(std::string_view reason);
+    char* put_head_end(char* p) noexcept;
     void end_head();
+    void end_head_with_length(std::uint64_t content_length, std::string_view body);
 
     std::string& out_;
     const DateCache* date_;
