@@ -1,7 +1,7 @@
 // tests/fuzz/http_parser_fuzz.cpp -- libFuzzer target for http::RequestParser
 // (and, on what it accepts, the response writer). Built and run by
 // scripts/fuzz.sh (`make fuzz`); not a doctest suite.
-// fuzz-sources: src/http/*.cpp
+// fuzz-sources: src/http/request_parser.cpp src/http/response.cpp src/http/status.cpp
 //
 // The input is treated as a byte stream from one client. It is driven through
 // the parser the way a server would (feed, drop what was consumed, reset after
