@@ -3,7 +3,7 @@
 // started as child processes (from $BUILD/examples, default build/), read
 // "listening on HOST:PORT", talked to over loopback, stopped with SIGTERM.
 // The backend under test reaches them through REACTOR_BACKEND.
-#include "tcp_util.hpp"
+#include "child_process.hpp"
 
 #include <signal.h>
 #include <sys/wait.h>
@@ -19,61 +19,18 @@ using namespace reactor::test;
 
 namespace {
 
-// A running example with its stdout on a pipe; killed if still alive at
-// the end of the test.
+// A running example whose first line ("listening on ...") has been read.
 class Example {
 public:
-    explicit Example(const std::string& name, std::vector<std::string> args = {}) {
-        const std::string path = example_path(name);
-        REQUIRE_MESSAGE(::access(path.c_str(), X_OK) == 0, path << " is not built (make examples)");
-        int out[2];
-        REQUIRE(::pipe(out) == 0);
-        args.insert(args.begin(), path);
-        pid_ = ::fork();
-        REQUIRE(pid_ >= 0);
-        if (pid_ == 0) {
-            ::dup2(out[1], STDOUT_FILENO);
-            ::close(out[0]);
-            ::close(out[1]);
-            std::vector<char*> argv;
-            for (std::string& a : args) argv.push_back(a.data());
-            argv.push_back(nullptr);
-            ::execv(path.c_str(), argv.data());
-            ::_exit(127);
-        }
-        ::close(out[1]);
-        stdout_ = Fd(out[0]);
-        line_ = read_line_blocking(stdout_.get());
-    }
-    ~Example() {
-        if (pid_ > 0) {
-            ::kill(pid_, SIGKILL);
-            ::waitpid(pid_, nullptr, 0);
-        }
-    }
+    explicit Example(const std::string& name, std::vector<std::string> args = {})
+        : child_(name, std::move(args)), line_(child_.read_stdout_line()) {}
     const std::string& first_line() const { return line_; }
-    SocketAddress address() const {
-        const std::string prefix = "listening on ";
-        REQUIRE(line_.rfind(prefix, 0) == 0);
-        return SocketAddress::parse(line_.substr(prefix.size()));
-    }
-    // SIGTERM, then the exit status (-1 if it did not exit within 5 s).
-    int terminate() {
-        ::kill(pid_, SIGTERM);
-        for (int i = 0; i < 500; ++i) {
-            int status = 0;
-            if (::waitpid(pid_, &status, WNOHANG) == pid_) {
-                pid_ = -1;
-                return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
-            }
-            std::this_thread::sleep_for(std::chrono::milliseconds(10));
-        }
-        return -1;
-    }
+    SocketAddress address() const { return listening_address(line_); }
+    // SIGTERM, then the exit status (-1 if it did not exit in time).
+    int terminate() { return child_.stop(SIGTERM); }
 
 private:
-    pid_t pid_ = -1;
-    Fd stdout_;
+    ChildProcess child_;
     std::string line_;
 };
 

@@ -5,7 +5,7 @@
 // HTTP requests (no client-side path normalisation, so "..", "%2e%2e" and
 // friends reach the server as written); stopped with SIGTERM. The backend
 // under test reaches the child through REACTOR_BACKEND.
-#include "tcp_util.hpp"
+#include "child_process.hpp"
 
 #include <reactor/http/static_files.hpp>
 #include <reactor/socket_address.hpp>
@@ -89,58 +89,16 @@ private:
 // (SIGKILL then, if terminate() was not called).
 class FileServer {
 public:
-    explicit FileServer(const std::string& root) {
-        const std::string path = example_path("http_files");
-        REQUIRE_MESSAGE(::access(path.c_str(), X_OK) == 0, path << " is not built (make examples)");
-        int out[2];
-        REQUIRE(::pipe(out) == 0);
-        std::vector<std::string> args = {path, "--root", root, "--port", "0"};
-        pid_ = ::fork();
-        REQUIRE(pid_ >= 0);
-        if (pid_ == 0) {
-            ::dup2(out[1], STDOUT_FILENO);
-            ::close(out[0]);
-            ::close(out[1]);
-            std::vector<char*> argv;
-            for (std::string& a : args) argv.push_back(a.data());
-            argv.push_back(nullptr);
-            ::execv(path.c_str(), argv.data());
-            ::_exit(127);
-        }
-        ::close(out[1]);
-        stdout_ = Fd(out[0]);
-        const std::string line = read_line_blocking(stdout_.get());
-        const std::string prefix = "listening on ";
-        REQUIRE_MESSAGE(line.rfind(prefix, 0) == 0, "first line: " << line);
-        address_ = SocketAddress::parse(line.substr(prefix.size()));
-    }
-    ~FileServer() {
-        if (pid_ > 0) {
-            ::kill(pid_, SIGKILL);
-            ::waitpid(pid_, nullptr, 0);
-        }
-    }
+    explicit FileServer(const std::string& root)
+        : child_("http_files", {"--root", root, "--port", "0"}),
+          address_(listening_address(child_.read_stdout_line())) {}
     const SocketAddress& address() const { return address_; }
-
     // Sends `signo`, then returns the exit status (-1 if it did not exit
-    // within 10 s).
-    int terminate(int signo = SIGTERM) {
-        ::kill(pid_, signo);
-        const auto deadline = std::chrono::steady_clock::now() + kDeadline;
-        while (std::chrono::steady_clock::now() < deadline) {
-            int status = 0;
-            if (::waitpid(pid_, &status, WNOHANG) == pid_) {
-                pid_ = -1;
-                return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
-            }
-            std::this_thread::sleep_for(std::chrono::milliseconds(10));
-        }
-        return -1;
-    }
+    // in time).
+    int terminate(int signo = SIGTERM) { return child_.stop(signo); }
 
 private:
-    pid_t pid_ = -1;
-    Fd stdout_;
+    ChildProcess child_;
     SocketAddress address_;
 };
 

@@ -2,6 +2,7 @@
 // tests/http_hello_test.cpp -- examples/http_hello driven as a user would:
 // started as a child process, "listening on HOST:PORT" read from its stdout,
 // asked over loopback with a plain socket, stopped with SIGTERM.
+#include "child_process.hpp"
 #include "http_server_util.hpp"
 
 #include <poll.h>
@@ -18,61 +19,12 @@ using namespace reactor::test;
 
 namespace {
 
-// The example as a child process with its stdout and stderr on pipes;
-// killed if still alive at the end of the test.
-class Child {
+// http_hello as a child process (child_process.hpp).
+class Child : public ChildProcess {
 public:
-    explicit Child(std::vector<std::string> args) {
-        const std::string path = example_path("http_hello");
-        REQUIRE_MESSAGE(::access(path.c_str(), X_OK) == 0, path << " is not built (make examples)");
-        int out[2], err[2];
-        REQUIRE(::pipe(out) == 0);
-        REQUIRE(::pipe(err) == 0);
-        args.insert(args.begin(), path);
-        pid_ = ::fork();
-        REQUIRE(pid_ >= 0);
-        if (pid_ == 0) {
-            ::dup2(out[1], STDOUT_FILENO);
-            ::dup2(err[1], STDERR_FILENO);
-            for (int fd : {out[0], out[1], err[0], err[1]}) ::close(fd);
-            std::vector<char*> argv;
-            for (std::string& a : args) argv.push_back(a.data());
-            argv.push_back(nullptr);
-            ::execv(path.c_str(), argv.data());
-            ::_exit(127);
-        }
-        ::close(out[1]);
-        ::close(err[1]);
-        stdout_ = Fd(out[0]);
-        stderr_ = Fd(err[0]);
-    }
-    ~Child() {
-        if (pid_ > 0) {
-            ::kill(pid_, SIGKILL);
-            ::waitpid(pid_, nullptr, 0);
-        }
-    }
-    std::string first_line() { return read_line_blocking(stdout_.get()); }
-    std::string error_line() { return read_line_blocking(stderr_.get()); }
-    // Sends `signo` (none if 0), then waits up to 10 s for the exit status
-    // (-1 if it did not exit).
-    int stop(int signo) {
-        if (signo != 0) ::kill(pid_, signo);
-        for (int i = 0; i < 1000; ++i) {
-            int status = 0;
-            if (::waitpid(pid_, &status, WNOHANG) == pid_) {
-                pid_ = -1;
-                return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
-            }
-            std::this_thread::sleep_for(std::chrono::milliseconds(10));
-        }
-        return -1;
-    }
-
-private:
-    pid_t pid_ = -1;
-    Fd stdout_;
-    Fd stderr_;
+    explicit Child(std::vector<std::string> args) : ChildProcess("http_hello", std::move(args)) {}
+    std::string first_line() { return read_stdout_line(); }
+    std::string error_line() { return read_stderr_line(); }
 };
 
 // Sends `request` and reads one response, without a loop (the server is
