@@ -83,36 +83,25 @@ for s in $SERVERS; do
 done
 
 # ---- server lifecycle (started fresh per run, stopped by PID) -----------------
-PORT=${BASE_PORT:-21000}
+BASE_PORT=${BASE_PORT:-21000}
+. "$REPO/scripts/bench-lib.sh"
 SPID=""
 start_server() {  # name; sets SPID and SPORT
-    while ss -Htan "sport = :$PORT or dport = :$PORT" | grep -q .; do PORT=$((PORT + 1)); done
-    SPORT=$PORT; PORT=$((PORT + 1))
+    pick_port
     # shellcheck disable=SC2046
     taskset -c 0 $(server_cmd "$1" "$SPORT") < /dev/null > "$OUT/server-$1.log" 2>&1 &
     SPID=$!
-    for _ in $(seq 100); do
-        ss -Hltn "sport = :$SPORT" | grep -q LISTEN && return 0
-        kill -0 "$SPID" 2>/dev/null || break
-        sleep 0.05
-    done
+    wait_listening "$SPORT" "$SPID" && return 0
     say "$1 did not start"; stop_server; return 1
 }
 stop_server() {
     [ -n "$SPID" ] || return 0
-    kill -TERM "$SPID" 2>/dev/null
-    for _ in $(seq 40); do kill -0 "$SPID" 2>/dev/null || break; sleep 0.05; done
-    kill -KILL "$SPID" 2>/dev/null
-    wait "$SPID" 2>/dev/null
+    stop_pid "$SPID"
     SPID=""
 }
 trap 'stop_server' EXIT
 trap 'stop_server; exit 130' INT TERM
 
-TCK=$(getconf CLK_TCK)
-cpu_ticks() {  # utime+stime of a PID, in clock ticks
-    sed 's/^.*) //' "/proc/$1/stat" 2>/dev/null | awk '{ print $12 + $13 }'
-}
 per_unit() {  # ticks, (units per second over DUR) -> CPU microseconds per unit
     awk -v t="$1" -v rate="$2" -v d="$DUR" -v k="$TCK" \
         'BEGIN { if (rate + 0 == 0) print "-"; else printf "%.3f", t / k * 1e6 / (rate * d) }'

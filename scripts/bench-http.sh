@@ -147,19 +147,7 @@ done
 [ -n "$LIST" ] || { say "no server to measure"; exit 1; }
 
 # ---- ports, processes, CPU time ----------------------------------------------------
-# /proc/net/tcp{,6} list every TCP socket: local address in column 2 as
-# HEXIP:HEXPORT, state in column 4 (0A = LISTEN). Read directly, so that
-# neither ss nor netstat is needed.
-port_seen() {  # port [state] -> 0 if some socket uses it (in that state)
-    awk -v p="$(printf '%04X' "$1")" -v st="${2:-}" \
-        'FNR > 1 { n = split($2, a, ":"); if (a[n] == p && (st == "" || $4 == st)) found = 1 }
-         END { exit !found }' /proc/net/tcp /proc/net/tcp6 2>/dev/null
-}
-NEXT_PORT=${BASE_PORT:-22000}
-free_port() {
-    while port_seen "$NEXT_PORT"; do NEXT_PORT=$((NEXT_PORT + 1)); done
-    echo "$NEXT_PORT"; NEXT_PORT=$((NEXT_PORT + 1))
-}
+. "$REPO/scripts/bench-lib.sh"
 
 children() {  # pid -> its direct children
     if command -v ps >/dev/null 2>&1; then ps -o pid= --ppid "$1" 2>/dev/null; return; fi
@@ -182,32 +170,16 @@ tree() {  # pid -> the pid and its descendants, space separated
     done
     echo "$all"
 }
-TCK=$(getconf CLK_TCK)
-cpu_ticks() {  # pids... -> utime+stime summed, in clock ticks
-    local t=0 p v
-    for p in "$@"; do
-        # Fields after "(comm) ": state is 1, utime 12, stime 13.
-        v=$(sed 's/^.*) //' "/proc/$p/stat" 2>/dev/null | awk '{ print $12 + $13 }')
-        t=$((t + ${v:-0}))
-    done
-    echo "$t"
-}
-
 nginx_prefixes() { find "$PEERS/.tmp" -mindepth 1 -maxdepth 1 -name 'nginx.*' 2>/dev/null | sort; }
-SPID=""; SPIDS=""; SPORT=""; NGINX_PREFIX=""; STOP_STATUS=0; TERM_NOTED=0
+SPID=""; SPIDS=""; SPORT=""; NGINX_PREFIX=""; TERM_NOTED=0
 start_server() {  # name label; sets SPID SPIDS SPORT
     local name=$1 label=$2 before
     before=$(nginx_prefixes)
-    SPORT=$(free_port)
+    pick_port
     # shellcheck disable=SC2046
     taskset -c 0 $(server_cmd "$name" "$SPORT") < /dev/null > "$OUT/raw/server-$label.log" 2>&1 &
     SPID=$!
-    for _ in $(seq 100); do
-        port_seen "$SPORT" 0A && break
-        kill -0 "$SPID" 2>/dev/null || break
-        sleep 0.1
-    done
-    if ! port_seen "$SPORT" 0A; then
+    if ! wait_listening "$SPORT" "$SPID"; then
         echo "!! $name did not listen on port $SPORT (log: $OUT/raw/server-$label.log)"
         stop_server
         return 1
@@ -225,11 +197,7 @@ start_server() {  # name label; sets SPID SPIDS SPORT
 stop_server() {  # TERM the server, then KILL what is left of it and its children
     [ -n "$SPID" ] || return 0
     local p
-    kill -TERM "$SPID" 2>/dev/null
-    for _ in $(seq 50); do kill -0 "$SPID" 2>/dev/null || break; sleep 0.1; done
-    kill -KILL "$SPID" 2>/dev/null
-    wait "$SPID" 2>/dev/null
-    STOP_STATUS=$?
+    stop_pid "$SPID"
     for p in $SPIDS; do
         [ "$p" = "$SPID" ] && continue
         for _ in $(seq 20); do kill -0 "$p" 2>/dev/null || break; sleep 0.1; done

@@ -53,35 +53,25 @@ done
 [ -n "$LIST" ] || { say "nothing to measure"; exit 1; }
 ulimit -n "$(ulimit -Hn)" 2>/dev/null
 
-PORT=${BASE_PORT:-22000}
+. "$REPO/scripts/bench-lib.sh"
 SPID=""
 start_server() {  # workload threads; sets SPID and SPORT
-    while ss -Htan "sport = :$PORT or dport = :$PORT" | grep -q .; do PORT=$((PORT + 1)); done
-    SPORT=$PORT; PORT=$((PORT + 1))
+    pick_port
     local prog=echo_server
     [ "$1" = http ] && prog=http_hello
     taskset -c $CPUS "$BUILD/examples/$prog" --port "$SPORT" --threads "$2" < /dev/null > "$OUT/server.log" 2>&1 &
     SPID=$!
-    for _ in $(seq 100); do
-        ss -Hltn "sport = :$SPORT" | grep -q LISTEN && return 0
-        kill -0 "$SPID" 2>/dev/null || break
-        sleep 0.05
-    done
+    wait_listening "$SPORT" "$SPID" && return 0
     say "$prog --threads $2 did not start"; stop_server; return 1
 }
 stop_server() {
     [ -n "$SPID" ] || return 0
-    kill -TERM "$SPID" 2>/dev/null
-    for _ in $(seq 40); do kill -0 "$SPID" 2>/dev/null || break; sleep 0.05; done
-    kill -KILL "$SPID" 2>/dev/null
-    wait "$SPID" 2>/dev/null
+    stop_pid "$SPID"
     SPID=""
 }
 trap 'stop_server' EXIT
 trap 'stop_server; exit 130' INT TERM
 
-TCK=$(getconf CLK_TCK)
-cpu_ticks() { sed 's/^.*) //' "/proc/$1/stat" 2>/dev/null | awk '{ print $12 + $13 }'; }
 field() { sed -n "s/.*[ ]$1=\([^ ]*\).*/\1/p" | head -n 1; }
 
 RESULTS=$OUT/results.tsv

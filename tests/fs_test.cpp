@@ -28,31 +28,6 @@ namespace stdfs = std::filesystem;
 
 namespace {
 
-/// A fresh directory under /tmp, removed with everything in it.
-class TempDir {
-public:
-    TempDir() {
-        char name[] = "/tmp/reactor-fs-XXXXXX";
-        REQUIRE(::mkdtemp(name) != nullptr);
-        path_ = name;
-    }
-    ~TempDir() {
-        std::error_code ec;
-        stdfs::remove_all(path_, ec);
-    }
-    std::string operator/(const std::string& name) const { return path_ + "/" + name; }
-    const std::string& path() const { return path_; }
-
-private:
-    std::string path_;
-};
-
-void put(const std::string& path, const std::string& data) {
-    std::ofstream out(path, std::ios::binary | std::ios::trunc);
-    out.write(data.data(), static_cast<std::streamsize>(data.size()));
-    REQUIRE(out.good());
-}
-
 std::string get(const std::string& path) {
     std::ifstream in(path, std::ios::binary);
     return std::string(std::istreambuf_iterator<char>(in), {});
@@ -125,12 +100,12 @@ const std::error_code eisdir{EISDIR, std::system_category()};
 TEST_CASE("read_file delivers the whole file on the loop thread") {
     EventLoop loop;
     TempDir dir;
-    put(dir / "a.txt", "hello\nworld\n");
+    write_file(dir / "a.txt", "hello\nworld\n");
     auto [ec, data] = read(loop, dir / "a.txt");
     CHECK_FALSE(ec);
     CHECK(data == "hello\nworld\n");
 
-    put(dir / "empty", "");
+    write_file(dir / "empty", "");
     auto [ec2, data2] = read(loop, dir / "empty");
     CHECK_FALSE(ec2);
     CHECK(data2.empty());
@@ -139,7 +114,7 @@ TEST_CASE("read_file delivers the whole file on the loop thread") {
 TEST_CASE("read_file errors carry the errno and no data") {
     EventLoop loop;
     TempDir dir;
-    put(dir / "file", "x");
+    write_file(dir / "file", "x");
     SUBCASE("a missing file: ENOENT") {
         auto [ec, data] = read(loop, dir / "missing");
         CHECK(ec == enoent);
@@ -161,7 +136,7 @@ TEST_CASE("read_file errors carry the errno and no data") {
 TEST_CASE("read_file of an unreadable file: EACCES") {
     EventLoop loop;
     TempDir dir;
-    put(dir / "secret", "top secret");
+    write_file(dir / "secret", "top secret");
     REQUIRE(::chmod((dir / "secret").c_str(), 0) == 0);
     if (::geteuid() != 0) {
         auto [ec, data] = read(loop, dir / "secret");
@@ -205,7 +180,7 @@ TEST_CASE("read_file reads a 50 MiB file byte for byte") {
     std::string big(50u << 20, '\0');
     std::mt19937 rng(12345);
     for (char& c : big) c = static_cast<char>(rng());
-    put(dir / "big", big);
+    write_file(dir / "big", big);
     auto [ec, data] = read(loop, dir / "big");
     CHECK_FALSE(ec);
     CHECK(data.size() == big.size());
@@ -246,7 +221,7 @@ TEST_CASE("write_file creates and replaces files") {
 TEST_CASE("write_file errors: missing directory, a file as directory, a directory as file") {
     EventLoop loop;
     TempDir dir;
-    put(dir / "file", "x");
+    write_file(dir / "file", "x");
     for (const bool atomic : {false, true}) {
         CAPTURE(atomic);
         const fs::WriteOptions options{atomic, 0644};
@@ -263,7 +238,7 @@ TEST_CASE("write_file errors: missing directory, a file as directory, a director
 TEST_CASE("atomic write_file replaces the file whole and leaves no temporary file") {
     EventLoop loop;
     TempDir dir;
-    put(dir / "config", "old");
+    write_file(dir / "config", "old");
     CHECK_FALSE(write(loop, dir / "config", "new content", fs::WriteOptions{true, 0640}));
     CHECK(get(dir / "config") == "new content");
     struct stat st {};
@@ -275,7 +250,7 @@ TEST_CASE("atomic write_file replaces the file whole and leaves no temporary fil
     // A target that cannot be replaced (a non-empty directory) fails the
     // rename: the error is reported and the temporary file removed.
     REQUIRE(::mkdir((dir / "sub").c_str(), 0755) == 0);
-    put(dir / "sub/inner", "keep");
+    write_file(dir / "sub/inner", "keep");
     CHECK(write(loop, dir / "sub", "data", fs::WriteOptions{true, 0644}));
     auto [ec2, names2] = list(loop, dir.path());
     CHECK(names2 == std::vector<std::string>{"config", "sub"});
@@ -299,7 +274,7 @@ TEST_CASE("append_file appends, creating the file if needed") {
     CHECK_FALSE(append(dir / "log", "one\n"));
     CHECK_FALSE(append(dir / "log", "two\n"));
     CHECK(get(dir / "log") == "one\ntwo\n");
-    put(dir / "file", "x");
+    write_file(dir / "file", "x");
     CHECK(append(dir / "file/child", "data") == enotdir);
     CHECK(append(dir.path(), "data") == eisdir);
 }
@@ -309,7 +284,7 @@ TEST_CASE("append_file appends, creating the file if needed") {
 TEST_CASE("stat reports size, type, permissions and modification time") {
     EventLoop loop;
     TempDir dir;
-    put(dir / "f", std::string(1234, 'z'));
+    write_file(dir / "f", std::string(1234, 'z'));
     REQUIRE(::chmod((dir / "f").c_str(), 0640) == 0);
     const auto before = std::chrono::system_clock::now() - std::chrono::minutes(1);
     auto [ec, st] = stat(loop, dir / "f");
@@ -339,10 +314,10 @@ TEST_CASE("stat reports size, type, permissions and modification time") {
 TEST_CASE("remove deletes files, links and empty directories, not full ones") {
     EventLoop loop;
     TempDir dir;
-    put(dir / "f", "x");
+    write_file(dir / "f", "x");
     REQUIRE(::mkdir((dir / "empty").c_str(), 0755) == 0);
     REQUIRE(::mkdir((dir / "full").c_str(), 0755) == 0);
-    put(dir / "full/inner", "x");
+    write_file(dir / "full/inner", "x");
     REQUIRE(::symlink((dir / "full").c_str(), (dir / "link").c_str()) == 0);
 
     CHECK_FALSE(remove(loop, dir / "f"));
@@ -361,7 +336,7 @@ TEST_CASE("remove deletes files, links and empty directories, not full ones") {
 TEST_CASE("list_dir returns sorted names without . and ..") {
     EventLoop loop;
     TempDir dir;
-    for (const char* name : {"zeta", "Alpha", "beta", ".hidden", "10", "9"}) put(dir / name, "");
+    for (const char* name : {"zeta", "Alpha", "beta", ".hidden", "10", "9"}) write_file(dir / name, "");
     REQUIRE(::mkdir((dir / "sub").c_str(), 0755) == 0);
     auto [ec, names] = list(loop, dir.path());
     CHECK_FALSE(ec);
@@ -382,7 +357,7 @@ TEST_CASE("list_dir returns sorted names without . and ..") {
 TEST_CASE("an fs call cancelled before it starts reports operation_canceled") {
     EventLoop loop;
     TempDir dir;
-    put(dir / "f", "data");
+    write_file(dir / "f", "data");
     Gate gate;
     WorkerPool pool(1);
     loop.set_worker_pool(pool);
@@ -416,7 +391,7 @@ TEST_CASE("an fs call cancelled before it starts reports operation_canceled") {
 
 TEST_CASE("examples/read_file prints 'Doing other things...' first, then the byte count") {
     TempDir dir;
-    put(dir / "seven", "7 bytes");
+    write_file(dir / "seven", "7 bytes");
     const std::string program = example_path("read_file");
     auto [out, status] = run_command(program + " " + (dir / "seven") + " 2>&1");
     CHECK(status == 0);

@@ -18,7 +18,6 @@
 #include <cctype>
 #include <cstdlib>
 #include <filesystem>
-#include <fstream>
 #include <map>
 #include <string>
 #include <thread>
@@ -44,28 +43,20 @@ constexpr std::size_t kBigSize = 200 * 1000 + 7;
 //   <tmp>/root/dir_out  -> ../outside
 class Site {
 public:
-    Site() {
-        std::string templ = (stdfs::temp_directory_path() / "reactor-files-XXXXXX").string();
-        REQUIRE(::mkdtemp(templ.data()) != nullptr);
-        base_ = templ;
-        root_ = base_ / "root";
+    Site() : dir_("reactor-files"), base_(dir_.path()), root_(base_ / "root") {
         stdfs::create_directories(base_ / "outside");
         stdfs::create_directories(root_ / "sub");
         stdfs::create_directories(root_ / "empty");
-        write(base_ / "outside" / "secret.txt", "TOP SECRET");
-        write(root_ / "hello.txt", "Hello, files!\n");
-        write(root_ / "page.html", "<h1>page</h1>");
-        write(root_ / "style.css", "h1{}");
-        write(root_ / "data.bin", big());
-        write(root_ / "sub" / "index.html", "<p>sub index</p>");
+        write_file(base_ / "outside" / "secret.txt", "TOP SECRET");
+        write_file(root_ / "hello.txt", "Hello, files!\n");
+        write_file(root_ / "page.html", "<h1>page</h1>");
+        write_file(root_ / "style.css", "h1{}");
+        write_file(root_ / "data.bin", big());
+        write_file(root_ / "sub" / "index.html", "<p>sub index</p>");
         stdfs::create_symlink("hello.txt", root_ / "link_in");
         stdfs::create_symlink("../outside/secret.txt", root_ / "link_out");
         stdfs::create_symlink(base_ / "outside" / "secret.txt", root_ / "link_abs");
         stdfs::create_directory_symlink("../outside", root_ / "dir_out");
-    }
-    ~Site() {
-        std::error_code ignored;
-        stdfs::remove_all(base_, ignored);
     }
     std::string root() const { return root_.string(); }
     std::time_t mtime(const char* name) const {
@@ -79,9 +70,7 @@ public:
     }
 
 private:
-    static void write(const stdfs::path& p, const std::string& data) {
-        std::ofstream(p, std::ios::binary) << data;
-    }
+    TempDir dir_;  // removed with the tree
     stdfs::path base_, root_;
 };
 

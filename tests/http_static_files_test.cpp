@@ -16,7 +16,6 @@
 
 #include <cstdlib>
 #include <filesystem>
-#include <fstream>
 #include <functional>
 #include <ostream>
 #include <random>
@@ -26,6 +25,8 @@
 using namespace reactor;
 using namespace reactor::http;
 using reactor::test::Fd;
+using reactor::test::TempDir;
+using reactor::test::write_file;
 namespace stdfs = std::filesystem;
 
 namespace {
@@ -48,18 +49,14 @@ constexpr std::time_t kRfcExample = 784111777;
 //   <tmp>/root/loop1 -> loop2 -> loop1    fifo (a named pipe)
 class Tree {
 public:
-    Tree() {
-        std::string templ = (stdfs::temp_directory_path() / "reactor-static-XXXXXX").string();
-        REQUIRE(::mkdtemp(templ.data()) != nullptr);
-        base_ = templ;
-        root_ = base_ / "root";
+    Tree() : dir_("reactor-static"), base_(dir_.path()), root_(base_ / "root") {
         stdfs::create_directories(base_ / "outside");
         stdfs::create_directories(root_ / "sub");
         stdfs::create_directories(root_ / "empty");
-        write(base_ / "outside" / "secret.txt", "secret");
-        write(root_ / "a.txt", "hello");
-        write(root_ / "sub" / "b.css", "b{}");
-        write(root_ / "sub" / "index.html", "<p>sub</p>");
+        write_file(base_ / "outside" / "secret.txt", "secret");
+        write_file(root_ / "a.txt", "hello");
+        write_file(root_ / "sub" / "b.css", "b{}");
+        write_file(root_ / "sub" / "index.html", "<p>sub</p>");
         stdfs::create_symlink("../a.txt", root_ / "sub" / "link_ok");
         stdfs::create_symlink("../../outside/secret.txt", root_ / "sub" / "link_up2");
         stdfs::create_symlink("a.txt", root_ / "link_in");
@@ -74,18 +71,11 @@ public:
         root_fd_ = Fd(::open(root_.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
         REQUIRE(root_fd_.get() >= 0);
     }
-    ~Tree() {
-        root_fd_.reset();
-        std::error_code ignored;
-        stdfs::remove_all(base_, ignored);  // removes links, never their targets
-    }
     int root_fd() const { return root_fd_.get(); }
     const stdfs::path& root() const { return root_; }
 
 private:
-    static void write(const stdfs::path& p, const std::string& data) {
-        std::ofstream(p, std::ios::binary) << data;
-    }
+    TempDir dir_;  // removed with the tree, after root_fd_ is closed
     stdfs::path base_, root_;
     Fd root_fd_;
 };

@@ -10,6 +10,7 @@
 
 #include <cerrno>
 #include <cstdlib>
+#include <fstream>
 #include <stdexcept>
 #include <system_error>
 #include <thread>
@@ -138,6 +139,24 @@ std::string example_path(const std::string& name) {
 std::string backend_name() {
     const char* env = std::getenv("REACTOR_BACKEND");
     return env != nullptr && *env != '\0' ? env : std::string(Poller::available().front());
+}
+
+TempDir::TempDir(const std::string& prefix) {
+    std::string name = (std::filesystem::temp_directory_path() / (prefix + "-XXXXXX")).string();
+    REQUIRE(::mkdtemp(name.data()) != nullptr);
+    path_ = name;
+}
+
+TempDir::~TempDir() {
+    std::error_code ignored;
+    std::filesystem::remove_all(path_, ignored);
+}
+
+void write_file(const std::filesystem::path& path, std::string_view data) {
+    std::ofstream out(path, std::ios::binary | std::ios::trunc);
+    out.write(data.data(), static_cast<std::streamsize>(data.size()));
+    out.close();
+    REQUIRE(!out.fail());
 }
 
 }  // namespace reactor::test

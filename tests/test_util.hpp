@@ -8,8 +8,10 @@
 #include <doctest/doctest.h>
 
 #include <chrono>
+#include <filesystem>
 #include <functional>
 #include <string>
+#include <string_view>
 #include <utility>
 
 namespace reactor::test {
@@ -63,6 +65,27 @@ std::pair<Fd, int> make_listener();
 void write_all(int fd, const std::string& data);
 /// Reads what is available now (non-blocking fd); "" at EAGAIN or EOF.
 std::string read_some(int fd);
+
+/// A fresh directory in the system's temporary folder, named after
+/// `prefix`, removed with everything in it when the object goes (symbolic
+/// links are removed, never what they point to).
+class TempDir {
+public:
+    explicit TempDir(const std::string& prefix = "reactor-test");
+    ~TempDir();
+    TempDir(const TempDir&) = delete;
+    TempDir& operator=(const TempDir&) = delete;
+    const std::string& path() const { return path_; }
+    /// The path of `name` inside the directory.
+    std::string operator/(const std::string& name) const { return path_ + "/" + name; }
+
+private:
+    std::string path_;
+};
+
+/// Creates or truncates the file `path` and writes `data` to it; REQUIREs
+/// that all of it was written.
+void write_file(const std::filesystem::path& path, std::string_view data);
 
 /// The path of example NAME as the suites run it: $REACTOR_EXAMPLES/NAME
 /// (`make test` points it at the examples built against the test library,

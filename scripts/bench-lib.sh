@@ -1,0 +1,60 @@
+# scripts/bench-lib.sh -- what the benchmark scripts share: picking a free
+# port, waiting until a server listens, stopping it by its PID, and reading
+# a process's CPU time. Sourced (`. "$REPO/scripts/bench-lib.sh"`), not run.
+#
+# Everything reads /proc directly, so neither ss nor netstat nor ps is
+# needed on a minimal machine. A server is only ever stopped by the PID its
+# script started, never by name.
+
+# /proc/net/tcp{,6} list every TCP socket: local address in column 2 as
+# HEXIP:HEXPORT, state in column 4 (0A = LISTEN).
+port_seen() {  # port [state] -> 0 if some socket uses it (in that state)
+    awk -v p="$(printf '%04X' "$1")" -v st="${2:-}" \
+        'FNR > 1 { n = split($2, a, ":"); if (a[n] == p && (st == "" || $4 == st)) found = 1 }
+         END { exit !found }' /proc/net/tcp /proc/net/tcp6 2>/dev/null
+}
+
+# Sets SPORT (not printed: a $(...) subshell would lose the count), so each
+# run gets a port of its own even while the last one's sockets linger.
+NEXT_PORT=${BASE_PORT:-22000}
+pick_port() {  # sets SPORT to a port no socket uses now, counting up from BASE_PORT
+    while port_seen "$NEXT_PORT"; do NEXT_PORT=$((NEXT_PORT + 1)); done
+    SPORT=$NEXT_PORT
+    NEXT_PORT=$((NEXT_PORT + 1))
+}
+
+# Polls every 0.1 s, for at most `tries` polls (default 100: 10 s), and
+# gives up early if the process died.
+wait_listening() {  # port pid [tries] -> 0 once something listens on port
+    local i
+    for ((i = 0; i < ${3:-100}; i++)); do
+        port_seen "$1" 0A && return 0
+        kill -0 "$2" 2>/dev/null || break
+        sleep 0.1
+    done
+    port_seen "$1" 0A
+}
+
+# SIGTERM (the examples shut down gracefully and exit 0 on it), up to 5 s
+# to go, then SIGKILL. The pid must be a child of this shell: its exit
+# status is left in STOP_STATUS.
+STOP_STATUS=0
+stop_pid() {  # pid
+    local i
+    kill -TERM "$1" 2>/dev/null
+    for ((i = 0; i < 50; i++)); do kill -0 "$1" 2>/dev/null || break; sleep 0.1; done
+    kill -KILL "$1" 2>/dev/null
+    wait "$1" 2>/dev/null
+    STOP_STATUS=$?
+}
+
+TCK=$(getconf CLK_TCK)
+cpu_ticks() {  # pids... -> their utime+stime summed, in clock ticks (TCK per second)
+    local t=0 p v
+    for p in "$@"; do
+        # Fields after "(comm) ": state is 1, utime 12, stime 13.
+        v=$(sed 's/^.*) //' "/proc/$p/stat" 2>/dev/null | awk '{ print $12 + $13 }')
+        t=$((t + ${v:-0}))
+    done
+    echo "$t"
+}
