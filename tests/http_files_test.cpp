@@ -406,3 +406,86 @@ TEST_CASE("http_files: HEAD keeps the connection open for the requests after it"
     CHECK(replies[1].body == "Hello, files!\n");
     CHECK(server.terminate() == 0);
 }
+
+namespace {
+
+// A file of several MiB: large enough that a client which stops reading
+// leaves the server mid-body, with slices still to read and an on_drain()
+// callback pending.
+constexpr std::size_t kHugeSize = 8 * 1024 * 1024;
+
+// Sends `raw` on a new connection and reads until at least `want` bytes of
+// the reply have arrived (or the deadline passes); returns the connection.
+Fd start_download(const SocketAddress& where, const std::string& raw, std::size_t want) {
+    Fd fd = tcp_connect(where);
+    write_all(fd.get(), raw);
+    std::string in;
+    const auto deadline = std::chrono::steady_clock::now() + kDeadline;
+    while (in.size() < want && std::chrono::steady_clock::now() < deadline) {
+        pollfd p{fd.get(), POLLIN, 0};
+        ::poll(&p, 1, 50);
+        if (read_into(fd.get(), in) <= 0) break;
+    }
+    REQUIRE(in.size() >= want);
+    REQUIRE(in.rfind("HTTP/1.1 20", 0) == 0);
+    return fd;
+}
+
+// Closes with a reset: SO_LINGER with a zero timeout makes close() send RST.
+void reset_connection(Fd fd) {
+    const linger l{1, 0};
+    ::setsockopt(fd.get(), SOL_SOCKET, SO_LINGER, &l, sizeof l);
+}
+
+}  // namespace
+
+TEST_CASE("http_files: 100 abandoned downloads, closed or reset mid-body, leave the server serving") {
+    Site site;
+    write_file(site.root() + "/huge.bin", pattern(kHugeSize));
+    FileServer server(site.root());
+    // Ten rounds of ten clients, each leaving at a different point: right
+    // after the head, after one slice, after several; half close (FIN, or
+    // RST from the kernel since bytes are unread), half reset at once. A
+    // third ask for a range, as a video player does.
+    for (int round = 0; round < 10; ++round) {
+        std::vector<Fd> clients;
+        for (int i = 0; i < 10; ++i) {
+            const int n = round * 10 + i;
+            const std::string range = n % 3 == 0 ? "Range: bytes=1000-7000000\r\n" : "";
+            const std::string raw = "GET /huge.bin HTTP/1.1\r\nHost: t\r\n" + range + "\r\n";
+            const std::size_t want = 1 + static_cast<std::size_t>(n % 4) * 70000;
+            clients.push_back(start_download(server.address(), raw, want));
+        }
+        for (std::size_t i = 0; i < clients.size(); ++i) {
+            if (i % 2 == 1) {
+                reset_connection(std::move(clients[i]));
+            } else {
+                clients[i].reset();
+            }
+        }
+    }
+    // Alive and answering, on a new connection...
+    const Reply r = get(server.address(), "/hello.txt");
+    REQUIRE(r.complete);
+    CHECK(r.status == 200);
+    CHECK(r.body == "Hello, files!\n");
+    // ... and a whole download still arrives intact.
+    const Reply whole = get(server.address(), "/data.bin");
+    REQUIRE(whole.complete);
+    CHECK(whole.body == Site::big());
+    CHECK(server.terminate() == 0);
+}
+
+TEST_CASE("http_files: SIGTERM while a client that does not read is mid-download exits 0") {
+    Site site;
+    write_file(site.root() + "/huge.bin", pattern(kHugeSize));
+    FileServer server(site.root());
+    // The client reads the head and a little, then nothing: the server's
+    // output stalls with the body unfinished. Shutdown's grace ends with a
+    // forced close of that connection, which must not bring the server down.
+    Fd stalled = start_download(server.address(), "GET /huge.bin HTTP/1.1\r\nHost: t\r\n\r\n", 1);
+    Fd ranged = start_download(server.address(),
+                               "GET /huge.bin HTTP/1.1\r\nHost: t\r\nRange: bytes=5-\r\n\r\n", 1);
+    std::this_thread::sleep_for(std::chrono::milliseconds(200));
+    CHECK(server.terminate() == 0);
+}

@@ -191,26 +191,30 @@ void Session::maybe_send_continue() {
 
 void Session::pop_front() noexcept {
     Slot& s = ring_[head_];
-    if (s.drain) {
-        // Completed with a drain callback pending: it runs once the output
-        // drains, like any other (the connection closing drops it).
-        if (closed_) {
-            s.drain = nullptr;
-            --drains_;
-        } else {
-            try {
-                drain_ready_.push_back(std::move(s.drain));
-            } catch (...) {
-                --drains_;  // out of memory: the callback is dropped
-            }
-            s.drain = nullptr;
-        }
-    }
+    // The slot is retired before its drain callback can die: that callback
+    // may hold the last Response of this very slot (a streamed body's
+    // state), whose destructor calls back into the session. It must find
+    // the slot already gone (a stale number), never half-retired.
+    std::function<void()> drain = std::move(s.drain);
+    s.drain = nullptr;
     clear_and_trim(s.held);
     if (s.fields.capacity() > kKeepCapacity) std::string().swap(s.fields);
     head_ = head_ + 1 == ring_.size() ? 0 : head_ + 1;
     --count_;
     ++front_seq_;
+    if (!drain) return;
+    // Completed with a drain callback pending: it runs once the output
+    // drains, like any other (the connection closing drops it).
+    if (!closed_) {
+        try {
+            drain_ready_.push_back(std::move(drain));
+            return;
+        } catch (...) {
+            // Out of memory: the callback is dropped below.
+        }
+    }
+    --drains_;
+    drain = nullptr;  // may re-enter (handle_dropped): the ring is consistent
 }
 
 // Forgets every owed response (the connection closes): their numbers become
@@ -450,8 +454,12 @@ void Session::close_cleanup(bool notify_server) noexcept {
     drop_all();
     std::string().swap(out_);
     std::string().swap(stash_);
+    // Destroyed after the state is settled, for the same reason as in
+    // pop_front(): a callback may hold a Response that calls back in.
+    std::vector<std::function<void()>> dead = std::move(drain_ready_);
     drain_ready_.clear();
     drains_ = 0;
+    dead.clear();
     deadline_ = EventLoop::TimePoint::max();
     if (listed_) loop_state_->remove(*this);
     if (notify_server) core_->session_closed();
