@@ -87,6 +87,8 @@ EventLoop::~EventLoop() {
         std::lock_guard lock(mutex_);
         posted.swap(pending_);
     }
+    posted.clear();
+    reap();  // what those destructors handed to defer_release()
 }
 
 void EventLoop::assert_in_loop_thread() const noexcept {
@@ -216,9 +218,10 @@ bool EventLoop::unwatch(WatcherId id) {
 }
 
 void EventLoop::reap() {
-    // Destroying a callback may run destructors that unwatch more watchers,
-    // which append to dead_watchers_: take the list by value.
-    while (!dead_watchers_.empty()) {
+    // Destroying a callback or an owner may run destructors that unwatch
+    // more watchers or defer more owners, which append to these lists:
+    // take each list by value, and go round until both stay empty.
+    while (!dead_watchers_.empty() || !deferred_.empty()) {
         std::vector<std::uint32_t> dead;
         dead.swap(dead_watchers_);
         for (std::uint32_t index : dead) {
@@ -227,7 +230,15 @@ void EventLoop::reap() {
             free_watchers_.push_back(index);
             cb = nullptr;
         }
+        std::vector<std::shared_ptr<void>> owners;
+        owners.swap(deferred_);
+        owners.clear();
     }
+}
+
+void EventLoop::defer_release(std::shared_ptr<void> owner) {
+    assert_in_loop_thread();
+    if (owner) deferred_.push_back(std::move(owner));
 }
 
 void EventLoop::dispatch_io() {

@@ -222,6 +222,18 @@ public:
     /// without running.
     void post(Callback fn);
 
+    /// The one lifetime rule (docs/architecture.md, "One lifetime rule"):
+    /// anything that can be closed or destroyed from inside one of its own
+    /// callbacks stops its I/O and callbacks at once, then hands its memory
+    /// here. The loop keeps `owner` until the current dispatch step ends
+    /// (the ready fds, the due timers or the posted functions being run),
+    /// then drops it, outside every callback. A std::unique_ptr converts,
+    /// so both shared and sole owners use it. Destroying the loop drops
+    /// what is still held. Loop thread only.
+    void defer_release(std::shared_ptr<void> owner);
+    /// Owners handed to defer_release() and not yet dropped.
+    std::size_t deferred_count() const noexcept { return deferred_.size(); }
+
     /// The loop's clock, read once per iteration (after the wait); cheap.
     TimePoint now() const noexcept { return now_; }
     /// Reads the clock afresh and updates now().
@@ -279,7 +291,11 @@ private:
     std::size_t internal_watchers_ = 0;  // the waker's and the signal pipe's
     std::vector<PollEvent> ready_;
     Watcher& slot(std::uint32_t index) const;
+    // Ends a dispatch step: frees removed watchers' callbacks and drops the
+    // owners handed to defer_release(), until neither is left (dropping one
+    // may run destructors that remove or hand over more).
     void reap();
+    std::vector<std::shared_ptr<void>> deferred_;
 
     std::unique_ptr<detail::TimerQueue> timers_;
 
