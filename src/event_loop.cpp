@@ -2,6 +2,7 @@
 #include <reactor/event_loop.hpp>
 
 #include "loop_work.hpp"
+#include "scope_exit.hpp"
 #include "signal_set.hpp"
 #include "syscall.hpp"
 #include "timer_queue.hpp"
@@ -88,6 +89,7 @@ EventLoop::~EventLoop() {
         posted.swap(pending_);
     }
     posted.clear();
+    running_.clear();  // the rest of a batch an exception cut short
     reap();  // what those destructors handed to defer_release()
 }
 
@@ -346,6 +348,8 @@ std::size_t EventLoop::pending_work() const noexcept { return anchor_ ? anchor_-
 // ---- running ----------------------------------------------------------------
 
 int EventLoop::poll_timeout_ms(Duration max_wait) const {
+    // The rest of a posted batch that an exception cut short is due now.
+    if (running_next_ < running_.size()) return 0;
     Duration wait = max_wait;
     if (auto next = timers_->next_deadline()) {
         const Duration until = *next > now_ ? *next - now_ : Duration::zero();
@@ -375,6 +379,14 @@ void EventLoop::run_once(Duration max_wait) {
                      static_cast<unsigned long long>(iteration_), std::string(backend()).c_str(), timeout,
                      ready_.size(), waited);
     }
+    // The exception policy: a callback's exception leaves run_once() from
+    // the phase it was thrown in. Each phase keeps its own state consistent
+    // on that path (the posted batch remembers where it stopped, a
+    // repeating timer is re-armed, ready fds not yet dispatched are still
+    // ready and come back on the next wait, level-triggered), and the step
+    // still ends with reap(), so nothing that ran runs again and nothing
+    // queued is lost.
+    const detail::ScopeExit end_step([this] { reap(); });
     dispatch_io();
     reap();
     const std::size_t timers_ran = timers_->run_due(now_);
@@ -388,14 +400,25 @@ void EventLoop::run_once(Duration max_wait) {
 }
 
 std::size_t EventLoop::run_posted() {
-    {
+    // A batch cut short by an exception is finished first: its functions
+    // were posted before anything now pending.
+    if (running_next_ == running_.size()) {
+        running_.clear();
+        running_next_ = 0;
         std::lock_guard lock(mutex_);
         running_.swap(pending_);
         wake_pending_ = false;
     }
-    for (auto& fn : running_) fn();
-    const std::size_t ran = running_.size();
+    std::size_t ran = 0;
+    while (running_next_ < running_.size()) {
+        // Moved out before the call, so a function that throws is consumed
+        // with the others that ran: none runs twice.
+        const Callback fn = std::move(running_[running_next_++]);
+        ++ran;
+        fn();
+    }
     running_.clear();
+    running_next_ = 0;
     return ran;
 }
 

@@ -151,23 +151,35 @@ void SignalSet::on_readable() {
     for (;;) {
         const ssize_t n = ::read(read_fd_, buf, sizeof buf);
         if (n <= 0) break;
-        for (ssize_t i = 0; i < n; ++i) dispatch(buf[i]);
+        for (ssize_t i = 0; i < n; ++i) {
+            for (const Handler& h : handlers_) {
+                if (h.signo == buf[i]) due_.push_back(Call{buf[i], h.id});
+            }
+        }
     }
+    run_due();
 }
 
-void SignalSet::dispatch(int signo) {
-    // Handlers may add or remove handlers (their own included): run a copy
-    // of each callback that is still registered when its turn comes.
-    std::vector<std::uint64_t> ids;
-    for (const Handler& h : handlers_) {
-        if (h.signo == signo) ids.push_back(h.id);
+void SignalSet::run_due() {
+    // Handlers may add or remove handlers (their own included): each call
+    // runs a copy of the callback, if its handler is still registered when
+    // its turn comes. Each call is counted as made before it runs, so one
+    // that throws is not made again.
+    try {
+        while (due_next_ < due_.size()) {
+            const Call call = due_[due_next_++];
+            const auto it = std::find_if(handlers_.begin(), handlers_.end(),
+                                         [&](const Handler& h) { return h.id == call.id; });
+            if (it == handlers_.end()) continue;
+            const Callback cb = it->cb;
+            cb(call.signo);
+        }
+    } catch (...) {
+        if (due_next_ < due_.size()) loop_.post([this] { run_due(); });
+        throw;
     }
-    for (std::uint64_t id : ids) {
-        const auto it = std::find_if(handlers_.begin(), handlers_.end(), [&](const Handler& h) { return h.id == id; });
-        if (it == handlers_.end()) continue;
-        Callback cb = it->cb;
-        cb(signo);
-    }
+    due_.clear();
+    due_next_ = 0;
 }
 
 }  // namespace reactor::detail

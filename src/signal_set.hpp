@@ -56,7 +56,7 @@ private:
         Callback cb;
     };
     void on_readable();
-    void dispatch(int signo);
+    void run_due();
 
     EventLoop& loop_;
     int read_fd_ = -1;
@@ -65,6 +65,16 @@ private:
     WatcherId watch_;
     std::vector<Handler> handlers_;
     std::uint64_t next_id_ = 1;
+    // The handler calls owed for the signals read from the pipe, in order;
+    // due_next_ is the next to make. A handler that throws leaves the rest
+    // here, and a posted run_due() makes them (the exception policy:
+    // nothing queued is lost).
+    struct Call {
+        int signo;
+        std::uint64_t id;
+    };
+    std::vector<Call> due_;
+    std::size_t due_next_ = 0;
 };
 
 }  // namespace reactor::detail

@@ -71,11 +71,16 @@ public:
         loop_.cancel(std::exchange(retry_timer_, TimerId{}));
         connecting_ = false;
         done_ = nullptr;
-        if (connection_) ConnectionHub::abandon(*std::exchange(connection_, nullptr));
+        if (connection_) {
+            ConnectionHub::abandon(*connection_);
+            loop_.defer_release(std::move(connection_));
+        }
     }
 
+    // The client's reference goes to the loop (the lifetime rule): this runs
+    // inside the connection's own close path.
     void connection_closed(TcpConnection& connection) override {
-        if (connection_.get() == &connection) connection_.reset();
+        if (connection_.get() == &connection) loop_.defer_release(std::move(connection_));
     }
 
     EventLoop& loop_;
@@ -264,9 +269,10 @@ TcpClient::TcpClient(EventLoop& loop, std::string host, std::uint16_t port, TcpC
 
 TcpClient::~TcpClient() {
     core_->abandon_all();
-    // Possibly inside one of the core's callbacks: free it after this step.
+    // Possibly inside one of the core's callbacks: the lifetime rule, the
+    // loop frees it after this step.
     EventLoop& loop = core_->loop_;
-    loop.post([core = std::move(core_)] {});
+    loop.defer_release(std::move(core_));
 }
 
 void TcpClient::on_message(std::function<void(const TcpConnectionPtr&, Buffer&)> cb) {

@@ -110,7 +110,14 @@ void TcpConnection::handle_read(const TcpConnectionPtr& self) {
 
 void TcpConnection::deliver(const TcpConnectionPtr& self) {
     if (hub_ != nullptr && hub_->callbacks.on_message) {
-        hub_->callbacks.on_message(self, input_);
+        try {
+            hub_->callbacks.on_message(self, input_);
+        } catch (...) {
+            // The exception leaves the loop (its exception policy); the
+            // thread's scratch block must not leave with this buffer.
+            BufferAccess::settle(input_);
+            throw;
+        }
     } else {
         input_.consume_all();
     }
@@ -124,8 +131,20 @@ void TcpConnection::handle_eof(const TcpConnectionPtr& self) {
     reading_ = false;
     update_interest();
     // The last chance to see an incomplete message (e.g. a final line
-    // without its newline).
-    if (!input_.empty()) deliver(self);
+    // without its newline). If the callback throws, the EOF is still acted
+    // on, from the loop: the readable event that brought it is gone.
+    if (!input_.empty()) {
+        try {
+            deliver(self);
+        } catch (...) {
+            loop_.post([self] { self->after_eof(self); });
+            throw;
+        }
+    }
+    after_eof(self);
+}
+
+void TcpConnection::after_eof(const TcpConnectionPtr& self) {
     if (state() == State::Disconnected || hub_ == nullptr) return;
     if (state() == State::Connected && hub_->options.allow_half_close) {
         if (hub_->callbacks.on_peer_shutdown) hub_->callbacks.on_peer_shutdown(self);
@@ -155,7 +174,17 @@ void TcpConnection::handle_write(const TcpConnectionPtr& self) {
     if (!output_.empty()) return;
     output_.release();
     update_interest();
-    if (hub_ != nullptr && hub_->callbacks.on_write_complete) hub_->callbacks.on_write_complete(self);
+    if (hub_ != nullptr && hub_->callbacks.on_write_complete) {
+        try {
+            hub_->callbacks.on_write_complete(self);
+        } catch (...) {
+            // A close waiting for this drain still happens, from the loop.
+            loop_.post([self] {
+                if (self->state() != State::Disconnected) self->after_drain(self);
+            });
+            throw;
+        }
+    }
     if (state() != State::Disconnected) after_drain(self);
 }
 
@@ -315,13 +344,28 @@ void TcpConnection::finish_close(const TcpConnectionPtr& self, std::error_code e
     if (!BufferAccess::holds_scratch(input_)) input_.release();
     // Abandoned by a destroyed owner: no callbacks, the fd is already closed.
     detail::ConnectionHub* hub = std::exchange(hub_, nullptr);
-    if (hub != nullptr) {
-        // The socket is still open here, so peer_address() works in the
-        // close callback (unless the peer reset it).
-        if (hub->callbacks.on_close) hub->callbacks.on_close(self, ec);
-        if (hub->owner != nullptr) hub->owner->connection_closed(*this);
+    if (hub == nullptr) {
+        socket_.close();
+        return;
     }
-    socket_.close();
+    // The socket is still open here, so peer_address() works in the close
+    // callback (unless the peer reset it). The fd closes and the owner
+    // forgets the connection whether the callback returns or throws (the
+    // exception then leaves the loop).
+    if (hub->callbacks.on_close) {
+        try {
+            hub->callbacks.on_close(self, ec);
+        } catch (...) {
+            release_to_owner(*hub);
+            throw;
+        }
+    }
+    release_to_owner(*hub);
+}
+
+void TcpConnection::release_to_owner(detail::ConnectionHub& hub) {
+    socket_.close();  // first: the owner may reuse the fd at once (EMFILE)
+    if (hub.owner != nullptr) hub.owner->connection_closed(*this);
 }
 
 // ---- interest -----------------------------------------------------------------

@@ -117,7 +117,10 @@ public:
         stop_listening();
         shutdown_done_ = nullptr;
         loop_.cancel(std::exchange(grace_timer_, TimerId{}));
-        for (const TcpConnectionPtr& c : connections_) ConnectionHub::abandon(*c);
+        for (TcpConnectionPtr& c : connections_) {
+            ConnectionHub::abandon(*c);
+            loop_.defer_release(std::move(c));  // the lifetime rule
+        }
         shared_->current.fetch_sub(connections_.size(), std::memory_order_relaxed);
         connections_.clear();
         counters_.current.store(0, std::memory_order_relaxed);
@@ -128,6 +131,10 @@ public:
         // connection, no per-node allocation).
         const std::uint32_t index = ConnectionHub::slot(connection);
         if (index >= connections_.size() || connections_[index].get() != &connection) return;
+        // This runs inside the connection's own close path: the table's
+        // reference goes to the loop, which drops it after this step (the
+        // lifetime rule), rather than here.
+        loop_.defer_release(std::move(connections_[index]));
         if (index + 1 != connections_.size()) {
             connections_[index] = std::move(connections_.back());
             ConnectionHub::slot(*connections_[index]) = index;
@@ -483,10 +490,12 @@ TcpServer::~TcpServer() {
     if (group_) group_->abandon_all();
     core_->abandon_all();
     // This destructor may run inside one of the core's own callbacks (a
-    // connection's message callback destroying its server): free the core,
-    // and the callbacks in it, only after the current dispatch step.
+    // connection's message callback destroying its server): the lifetime
+    // rule, the loop frees the core and the callbacks in it after the
+    // current dispatch step.
     EventLoop& loop = core_->loop_;
-    loop.post([core = std::move(core_), group = std::move(group_)] {});
+    loop.defer_release(std::move(group_));
+    loop.defer_release(std::move(core_));
 }
 
 void TcpServer::on_connect(ConnectionCallback cb) { core_->hub_.callbacks.on_connect = std::move(cb); }

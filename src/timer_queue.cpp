@@ -90,19 +90,34 @@ std::size_t TimerQueue::run_due(TimePoint now) {
         const std::uint32_t generation = s.generation;
         s.pos = kRunning;
         ++running_repeating_;
-        cb();  // may add timers (slots_ may move) or cancel this one
-        Slot& after = slots_[top.slot];
-        if (after.generation != generation) {
-            // Cancelled while running: free the slot now that the call is over.
-            // cancel() already bumped the generation; return the slot.
-            free_.push_back(top.slot);
-            continue;
+        // May add timers (slots_ may move) or cancel this one. If it throws,
+        // the exception leaves run_due() (the loop's exception policy) with
+        // the timer re-armed for its next tick, as if the call had returned.
+        try {
+            cb();
+        } catch (...) {
+            rearm(top.slot, generation, std::move(cb), next);
+            throw;
         }
-        --running_repeating_;
-        after.cb = std::move(cb);
-        push(Entry{next, next_sequence_++, top.slot});
+        rearm(top.slot, generation, std::move(cb), next);
     }
     return ran;
+}
+
+// After a repeating timer's call: queues it again for `next`, or frees its
+// slot if the call cancelled it.
+void TimerQueue::rearm(std::uint32_t slot, std::uint32_t generation, Callback cb,
+                       std::int64_t next) {
+    Slot& after = slots_[slot];
+    if (after.generation != generation) {
+        // Cancelled while running: free the slot now that the call is over.
+        // cancel() already bumped the generation; return the slot.
+        free_.push_back(slot);
+        return;
+    }
+    --running_repeating_;
+    after.cb = std::move(cb);
+    push(Entry{next, next_sequence_++, slot});
 }
 
 void TimerQueue::push(Entry e) {

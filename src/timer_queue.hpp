@@ -87,6 +87,7 @@ private:
         return a.deadline < b.deadline || (a.deadline == b.deadline && a.sequence < b.sequence);
     }
     void push(Entry e);
+    void rearm(std::uint32_t slot, std::uint32_t generation, Callback cb, std::int64_t next);
     void remove_at(std::uint32_t pos);
     void sift_up(std::uint32_t pos);
     void sift_down(std::uint32_t pos);

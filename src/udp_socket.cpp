@@ -9,48 +9,75 @@
 
 namespace reactor {
 
+// What a UdpSocket is: held by the object while it lives, then by the loop
+// until the dispatch step in which it was destroyed has ended. The watcher
+// calls the core, never the object, so the object may die in a callback.
+struct UdpSocket::Core {
+    Core(EventLoop& l, Socket s) : loop(l), socket(std::move(s)) {}
+
+    void handle_readable();
+    void close() noexcept {
+        if (watch) loop.unwatch(std::exchange(watch, WatcherId{}));
+        socket.close();
+    }
+
+    EventLoop& loop;
+    Socket socket;
+    WatcherId watch;
+    DatagramCallback callback;
+    bool replaced = false;  // on_datagram() called during a dispatch
+};
+
 UdpSocket::UdpSocket(EventLoop& loop, const SocketAddress& address)
-    : loop_(loop), socket_(Socket::create(address.family(), SOCK_DGRAM)) {
-    if (const std::error_code ec = socket_.bind(address)) {
+    : core_(std::make_shared<Core>(loop, Socket::create(address.family(), SOCK_DGRAM))) {
+    if (const std::error_code ec = core_->socket.bind(address)) {
         throw std::system_error(ec, "reactor: UdpSocket bind " + address.to_string());
     }
 }
 
 UdpSocket::~UdpSocket() {
-    if (destroyed_ != nullptr) *destroyed_ = true;
-    close();
+    core_->close();
+    EventLoop& loop = core_->loop;
+    loop.defer_release(std::move(core_));
 }
 
-void UdpSocket::close() noexcept {
-    if (watch_) loop_.unwatch(std::exchange(watch_, WatcherId{}));
-    socket_.close();
-}
+SocketAddress UdpSocket::local_address() const noexcept { return core_->socket.local_address(); }
+Socket& UdpSocket::socket() noexcept { return core_->socket; }
+void UdpSocket::close() noexcept { core_->close(); }
 
 void UdpSocket::on_datagram(DatagramCallback cb) {
-    loop_.assert_in_loop_thread();
-    callback_ = std::move(cb);
-    replaced_ = true;  // tells a dispatch in progress not to restore the old one
-    if (callback_ && !watch_ && socket_) {
-        watch_ = loop_.watch(socket_.fd(), Readable, [this](Events) { handle_readable(); });
-    } else if (!callback_ && watch_) {
-        loop_.unwatch(std::exchange(watch_, WatcherId{}));
+    Core& c = *core_;
+    c.loop.assert_in_loop_thread();
+    c.callback = std::move(cb);
+    c.replaced = true;  // tells a dispatch in progress not to restore the old one
+    if (c.callback && !c.watch && c.socket) {
+        c.watch = c.loop.watch(c.socket.fd(), Readable, [&c](Events) { c.handle_readable(); });
+    } else if (!c.callback && c.watch) {
+        c.loop.unwatch(std::exchange(c.watch, WatcherId{}));
     }
 }
 
-void UdpSocket::handle_readable() {
+void UdpSocket::Core::handle_readable() {
     char data[65536];
     // The running callback is moved aside (no copy per datagram), so it may
-    // replace or clear itself, or destroy this socket, while it runs.
-    DatagramCallback running = std::move(callback_);
-    replaced_ = false;
-    bool destroyed = false;
-    destroyed_ = &destroyed;
-    for (int i = 0; i < kDatagramsPerWakeup && watch_ && !replaced_; ++i) {
+    // replace or clear itself, or destroy the socket, while it runs; it is
+    // put back when the batch ends, by return or by exception, unless it
+    // was replaced meanwhile. A destroyed socket's core is still alive here
+    // (defer_release): close() removed the watch, which ends the batch.
+    struct Restore {
+        Core& core;
+        DatagramCallback running;
+        ~Restore() {
+            if (!core.replaced) core.callback = std::move(running);
+        }
+    } restore{*this, std::move(callback)};
+    replaced = false;
+    for (int i = 0; i < kDatagramsPerWakeup && watch && !replaced; ++i) {
         SocketAddress from;
         socklen_t length = SocketAddress::capacity();
         std::error_code ec;
         const ssize_t n = detail::retry_eintr(ec, [&] {
-            return ::recvfrom(socket_.fd(), data, sizeof data, 0, from.native_mut(), &length);
+            return ::recvfrom(socket.fd(), data, sizeof data, 0, from.native_mut(), &length);
         });
         if (n < 0) {
             // EAGAIN: drained. ECONNREFUSED and the like are ICMP news about
@@ -58,17 +85,14 @@ void UdpSocket::handle_readable() {
             break;
         }
         from.set_length(length);
-        running(std::string_view(data, static_cast<std::size_t>(n)), from);
-        if (destroyed) return;
+        restore.running(std::string_view(data, static_cast<std::size_t>(n)), from);
     }
-    destroyed_ = nullptr;
-    if (!replaced_) callback_ = std::move(running);
 }
 
 std::error_code UdpSocket::send_to(std::string_view data, const SocketAddress& to) noexcept {
     std::error_code ec;
     const ssize_t n = detail::retry_eintr(ec, [&] {
-        return ::sendto(socket_.fd(), data.data(), data.size(), detail::kSendFlags, to.native(),
+        return ::sendto(core_->socket.fd(), data.data(), data.size(), detail::kSendFlags, to.native(),
                         to.length());
     });
     return n < 0 ? ec : std::error_code{};

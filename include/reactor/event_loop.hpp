@@ -306,6 +306,7 @@ private:
     mutable std::mutex mutex_;
     std::vector<Callback> pending_;
     std::vector<Callback> running_;
+    std::size_t running_next_ = 0;  // next of running_ to run (see run_posted)
     bool wake_pending_ = false;
     bool stop_requested_ = false;  // guarded by mutex_
 

@@ -207,6 +207,7 @@ private:
     void handle_read(const TcpConnectionPtr& self);
     void handle_write(const TcpConnectionPtr& self);
     void handle_eof(const TcpConnectionPtr& self);
+    void after_eof(const TcpConnectionPtr& self);
     void deliver(const TcpConnectionPtr& self);
     bool send_in_loop(const char* data, std::size_t size);
     void queue_output(const char* data, std::size_t size);
@@ -216,6 +217,7 @@ private:
     // Enters Disconnected; runs finish_close now or (defer) from the loop.
     void begin_close(std::error_code ec, bool defer);
     void finish_close(const TcpConnectionPtr& self, std::error_code ec);
+    void release_to_owner(detail::ConnectionHub& hub);
     void update_interest();
 
     // Field order: pointers first, then the small members packed together

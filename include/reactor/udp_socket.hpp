@@ -15,8 +15,17 @@
 // try_again) when the socket's send buffer is full, and the datagram is not
 // sent; UDP has no queue to wait in, so the caller decides.
 //
-// Threads: loop thread only. Destroy the socket before its loop; destroying
-// it inside its own callback is allowed.
+// Lifetime: the socket's state lives in a small core that the object owns.
+// Destroying the object (inside its own callback too) closes the socket at
+// once, so no datagram callback runs after that, and hands the core to
+// EventLoop::defer_release(), which frees it after the current dispatch
+// step: the one lifetime rule (docs/architecture.md).
+//
+// Exceptions: one thrown by the datagram callback leaves the loop's run()
+// (the loop's exception policy); the socket stays registered with its
+// callback, and the datagrams not yet read are read on the next wake-up.
+//
+// Threads: loop thread only. Destroy the socket before its loop.
 #pragma once
 
 #include <reactor/event_loop.hpp>
@@ -24,6 +33,7 @@
 #include <reactor/socket_address.hpp>
 
 #include <functional>
+#include <memory>
 #include <string_view>
 #include <system_error>
 
@@ -51,21 +61,15 @@ public:
     /// error (e.g. ECONNREFUSED reported by an earlier ICMP message).
     std::error_code send_to(std::string_view data, const SocketAddress& to) noexcept;
 
-    SocketAddress local_address() const noexcept { return socket_.local_address(); }
+    SocketAddress local_address() const noexcept;
     /// For options (buffer sizes, SO_BROADCAST via setsockopt on fd()).
-    Socket& socket() noexcept { return socket_; }
+    Socket& socket() noexcept;
     /// Stops receiving and closes the socket now.
     void close() noexcept;
 
 private:
-    void handle_readable();
-
-    EventLoop& loop_;
-    Socket socket_;
-    WatcherId watch_;
-    DatagramCallback callback_;
-    bool* destroyed_ = nullptr;  // set while a callback runs; see handle_readable()
-    bool replaced_ = false;      // on_datagram() called during a dispatch
+    struct Core;
+    std::shared_ptr<Core> core_;  // shared only with the loop's deferred list
 };
 
 }  // namespace reactor
