@@ -433,6 +433,12 @@ void EventLoop::post(Callback fn) {
     if (wake) waker_->wake();
 }
 
+std::size_t EventLoop::posted_count() const {
+    assert_in_loop_thread();
+    std::lock_guard lock(mutex_);
+    return pending_.size() + (running_.size() - running_next_);
+}
+
 void EventLoop::stop() {
     {
         std::lock_guard lock(mutex_);

@@ -38,7 +38,7 @@ double cpu_seconds() {
 int run_server_child(int port_out, int control_in, int report_out) {
     rlimit limit{64, 64};
     if (::setrlimit(RLIMIT_NOFILE, &limit) != 0) return 10;
-    EventLoop loop;
+    CheckedLoop loop;
     TcpServer server(loop, SocketAddress::ipv4_loopback(0));
     server.on_message([](const TcpConnectionPtr& c, Buffer& in) { c->send(in); });
     bool stop = false;

@@ -40,7 +40,7 @@ struct Outcome {
 }  // namespace
 
 TEST_CASE("connect succeeds, and the connection talks both ways") {
-    EventLoop loop;
+    CheckedLoop loop;
     TcpServer server(loop, SocketAddress::ipv4_loopback(0));
     server.on_message([](const TcpConnectionPtr& c, Buffer& in) { c->send(in); });
     TcpClient client(loop, server.local_address());
@@ -72,7 +72,7 @@ TEST_CASE("connect succeeds, and the connection talks both ways") {
 }
 
 TEST_CASE("a refused connect reports ECONNREFUSED") {
-    EventLoop loop;
+    CheckedLoop loop;
     TcpClient client(loop, SocketAddress::ipv4_loopback(free_port()));
     Outcome out;
     client.connect(out.callback());
@@ -99,7 +99,7 @@ TEST_CASE("a connect that stalls times out with ETIMEDOUT") {
         fillers.push_back(Socket::create(AF_INET, SOCK_STREAM));
         (void)fillers.back().connect(where);
     }
-    EventLoop loop;
+    CheckedLoop loop;
     run_for(loop, std::chrono::milliseconds(50));  // let the fillers' handshakes settle
     TcpClientOptions options;
     options.connect_timeout = std::chrono::milliseconds(150);
@@ -112,7 +112,7 @@ TEST_CASE("a connect that stalls times out with ETIMEDOUT") {
 }
 
 TEST_CASE("retry with backoff: the server appears after the first attempt failed") {
-    EventLoop loop;
+    CheckedLoop loop;
     const std::uint16_t port = free_port();
     TcpClientOptions options;
     options.max_attempts = 20;
@@ -132,7 +132,7 @@ TEST_CASE("retry with backoff: the server appears after the first attempt failed
 }
 
 TEST_CASE("retries end with the last error once attempts run out") {
-    EventLoop loop;
+    CheckedLoop loop;
     TcpClientOptions options;
     options.max_attempts = 3;
     options.initial_backoff = std::chrono::milliseconds(5);
@@ -146,7 +146,7 @@ TEST_CASE("retries end with the last error once attempts run out") {
 }
 
 TEST_CASE("cancel ends a connect under way with operation_canceled") {
-    EventLoop loop;
+    CheckedLoop loop;
     TcpClientOptions options;
     options.max_attempts = 0;  // forever
     options.initial_backoff = std::chrono::milliseconds(10);
@@ -165,7 +165,7 @@ TEST_CASE("cancel ends a connect under way with operation_canceled") {
 }
 
 TEST_CASE("a client may be destroyed inside its connect and close callbacks") {
-    EventLoop loop;
+    CheckedLoop loop;
     TcpServer server(loop, SocketAddress::ipv4_loopback(0));
     auto client = std::make_unique<TcpClient>(loop, server.local_address());
     TcpConnectionPtr kept;
@@ -196,7 +196,7 @@ TEST_CASE("a client may be destroyed inside its connect and close callbacks") {
 TEST_CASE("connecting to a Unix-domain path") {
     const std::string path = "/tmp/reactor-client-test-" + std::to_string(::getpid()) + ".sock";
     ::unlink(path.c_str());
-    EventLoop loop;
+    CheckedLoop loop;
     {
         TcpServer server(loop, SocketAddress::unix_path(path));
         TcpClient client(loop, SocketAddress::unix_path(path));
@@ -213,7 +213,7 @@ TEST_CASE("connecting to a Unix-domain path") {
 // ---- by host name ------------------------------------------------------------
 
 TEST_CASE("by host name: a numeric host connects through the lookup") {
-    EventLoop loop;
+    CheckedLoop loop;
     TcpServer server(loop, SocketAddress::ipv4_loopback(0));
     server.on_message([](const TcpConnectionPtr& c, Buffer& in) { c->send(in); });
     TcpClient client(loop, "127.0.0.1", server.local_address().port());
@@ -235,7 +235,7 @@ TEST_CASE("by host name: a numeric host connects through the lookup") {
 }
 
 TEST_CASE("by host name: the addresses are tried in order until one connects") {
-    EventLoop loop;
+    CheckedLoop loop;
     // The empty host means the loopback addresses, ::1 and 127.0.0.1, in the
     // resolver's order. Listen on the LAST one only, with the same port free
     // on the others, so the client must be refused first and walk on.
@@ -264,7 +264,7 @@ TEST_CASE("by host name: the addresses are tried in order until one connects") {
 }
 
 TEST_CASE("by host name: every address refused ends with the last refusal") {
-    EventLoop loop;
+    CheckedLoop loop;
     TcpClient client(loop, "127.0.0.1", free_port());
     Outcome out;
     client.connect(out.callback());
@@ -274,7 +274,7 @@ TEST_CASE("by host name: every address refused ends with the last refusal") {
 }
 
 TEST_CASE("by host name: a name that does not resolve is a resolver error") {
-    EventLoop loop;
+    CheckedLoop loop;
     TcpClientOptions options;
     options.max_attempts = 2;
     options.initial_backoff = std::chrono::milliseconds(1);
@@ -291,7 +291,7 @@ TEST_CASE("by host name: a name that does not resolve is a resolver error") {
 }
 
 TEST_CASE("by host name: cancel and destruction during the lookup call nothing late") {
-    EventLoop loop;
+    CheckedLoop loop;
     TcpServer server(loop, SocketAddress::ipv4_loopback(0));
     Outcome cancelled;
     {

@@ -90,7 +90,7 @@ void check_echo(EventLoop& loop, std::vector<Fd>& clients) {
 TEST_CASE("1,000 clients are served across 2 loops, each connection on one loop") {
     for (const Balance balance : {Balance::HandOff, Balance::ReusePort, Balance::Auto}) {
         CAPTURE(static_cast<int>(balance));
-        EventLoop loop;
+        CheckedLoop loop;
         TcpServerOptions options;
         options.threads = 2;
         options.balance = balance;
@@ -122,7 +122,7 @@ TEST_CASE("1,000 clients are served across 2 loops, each connection on one loop"
 TEST_CASE("a connection cap counts the connections of every loop") {
     for (const Balance balance : {Balance::HandOff, Balance::ReusePort}) {
         CAPTURE(static_cast<int>(balance));
-        EventLoop loop;
+        CheckedLoop loop;
         TcpServerOptions options;
         options.threads = 2;
         options.balance = balance;
@@ -149,7 +149,7 @@ TEST_CASE("a connection cap counts the connections of every loop") {
 TEST_CASE("shutdown() closes the connections of every loop, then calls done once") {
     for (const Balance balance : {Balance::HandOff, Balance::ReusePort}) {
         CAPTURE(static_cast<int>(balance));
-        EventLoop loop;
+        CheckedLoop loop;
         TcpServerOptions options;
         options.threads = 3;
         options.balance = balance;
@@ -180,7 +180,7 @@ TEST_CASE("shutdown() closes the connections of every loop, then calls done once
 TEST_CASE("destroying the server closes every loop's connections without callbacks") {
     for (const Balance balance : {Balance::HandOff, Balance::ReusePort}) {
         CAPTURE(static_cast<int>(balance));
-        EventLoop loop;
+        CheckedLoop loop;
         Seen seen;
         std::vector<Fd> clients;
         {
@@ -202,7 +202,7 @@ TEST_CASE("destroying the server closes every loop's connections without callbac
 }
 
 TEST_CASE("a server destroyed before its loop ever ran starts nothing") {
-    EventLoop loop;
+    CheckedLoop loop;
     TcpServerOptions options;
     options.threads = 2;
     { TcpServer server(loop, SocketAddress::ipv4_loopback(0), options); }
@@ -212,7 +212,7 @@ TEST_CASE("a server destroyed before its loop ever ran starts nothing") {
 TEST_CASE("a Unix-domain server with threads hands connections off") {
     const std::string path = "/tmp/reactor-threads-" + std::to_string(::getpid()) + ".sock";
     ::unlink(path.c_str());
-    EventLoop loop;
+    CheckedLoop loop;
     {
         TcpServerOptions options;
         options.threads = 2;  // Auto: hand-off, since SO_REUSEPORT is for TCP
@@ -228,7 +228,7 @@ TEST_CASE("a Unix-domain server with threads hands connections off") {
 }
 
 TEST_CASE("bad thread settings are clear errors") {
-    EventLoop loop;
+    CheckedLoop loop;
     TcpServerOptions zero;
     zero.threads = 0;
     CHECK_THROWS_AS(TcpServer(loop, SocketAddress::ipv4_loopback(0), zero), std::system_error);
@@ -241,7 +241,7 @@ TEST_CASE("bad thread settings are clear errors") {
 }
 
 TEST_CASE("the high-water mark set after start reaches the other loops") {
-    EventLoop loop;
+    CheckedLoop loop;
     TcpServerOptions options;
     options.threads = 2;
     options.balance = Balance::HandOff;

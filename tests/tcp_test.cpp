@@ -56,7 +56,7 @@ bool spin_until(EventLoop& loop, Pred done) {
 }  // namespace
 
 TEST_CASE("1 MiB is echoed byte-exact") {
-    EventLoop loop;
+    CheckedLoop loop;
     TcpServer server(loop, SocketAddress::ipv4_loopback(0));
     server.on_message(echo);
     Fd client = tcp_connect(server.local_address());
@@ -73,7 +73,7 @@ TEST_CASE("1 MiB is echoed byte-exact") {
 }
 
 TEST_CASE("1,000 concurrent clients each get their own bytes back") {
-    EventLoop loop;
+    CheckedLoop loop;
     TcpServer server(loop, SocketAddress::ipv4_loopback(0));
     server.on_message(echo);
     constexpr std::size_t kClients = 1000;
@@ -102,7 +102,7 @@ TEST_CASE("1,000 concurrent clients each get their own bytes back") {
 }
 
 TEST_CASE("client half-close: everything queued is flushed, then the server closes") {
-    EventLoop loop;
+    CheckedLoop loop;
     TcpServer server(loop, SocketAddress::ipv4_loopback(0));
     server.on_message(echo);
     int closes = 0;
@@ -123,7 +123,7 @@ TEST_CASE("client half-close: everything queued is flushed, then the server clos
 }
 
 TEST_CASE("server half-close: shutdown() flushes, sends EOF, and keeps reading") {
-    EventLoop loop;
+    CheckedLoop loop;
     TcpServer server(loop, SocketAddress::ipv4_loopback(0));
     TcpConnectionPtr conn;
     std::string received;
@@ -153,7 +153,7 @@ TEST_CASE("server half-close: shutdown() flushes, sends EOF, and keeps reading")
 }
 
 TEST_CASE("with allow_half_close the server may answer after the peer's EOF") {
-    EventLoop loop;
+    CheckedLoop loop;
     TcpServerOptions options;
     options.connection.allow_half_close = true;
     TcpServer server(loop, SocketAddress::ipv4_loopback(0), options);
@@ -178,7 +178,7 @@ TEST_CASE("with allow_half_close the server may answer after the peer's EOF") {
 }
 
 TEST_CASE("at EOF the message callback sees the unconsumed tail once more") {
-    EventLoop loop;
+    CheckedLoop loop;
     TcpServer server(loop, SocketAddress::ipv4_loopback(0));
     std::vector<std::string> lines;
     server.on_message([&](const TcpConnectionPtr& c, Buffer& in) {
@@ -198,7 +198,7 @@ TEST_CASE("at EOF the message callback sees the unconsumed tail once more") {
 }
 
 TEST_CASE("a peer reset in the middle of a transfer closes with an error") {
-    EventLoop loop;
+    CheckedLoop loop;
     TcpServer server(loop, SocketAddress::ipv4_loopback(0));
     std::error_code close_ec;
     int closes = 0;
@@ -223,7 +223,7 @@ TEST_CASE("a peer reset in the middle of a transfer closes with an error") {
 }
 
 TEST_CASE("high-water mark: reading pauses while output piles up, resumes when drained") {
-    EventLoop loop;
+    CheckedLoop loop;
     TcpServer server(loop, SocketAddress::ipv4_loopback(0));
     server.set_high_water_mark(256 * 1024);
     int high_water = 0;
@@ -274,7 +274,7 @@ TEST_CASE("high-water mark: reading pauses while output piles up, resumes when d
 }
 
 TEST_CASE("a connection may be closed or dropped inside each of its callbacks") {
-    EventLoop loop;
+    CheckedLoop loop;
     TcpServerOptions options;
     options.connection.allow_half_close = true;
     TcpServer server(loop, SocketAddress::ipv4_loopback(0), options);
@@ -345,7 +345,7 @@ TEST_CASE("a connection may be closed or dropped inside each of its callbacks") 
 }
 
 TEST_CASE("connect callback may close; the server may be destroyed inside a callback") {
-    EventLoop loop;
+    CheckedLoop loop;
     auto server = std::make_unique<TcpServer>(loop, SocketAddress::ipv4_loopback(0));
     server->on_connect([](const TcpConnectionPtr& c) { c->force_close(); });
     Fd first = tcp_connect(server->local_address());
@@ -371,7 +371,7 @@ TEST_CASE("connect callback may close; the server may be destroyed inside a call
 }
 
 TEST_CASE("send from another thread is posted to the loop, in order") {
-    EventLoop loop;
+    CheckedLoop loop;
     TcpServer server(loop, SocketAddress::ipv4_loopback(0));
     TcpConnectionPtr conn;
     server.on_connect([&](const TcpConnectionPtr& c) { conn = c; });
@@ -395,7 +395,7 @@ TEST_CASE("send from another thread is posted to the loop, in order") {
 }
 
 TEST_CASE("a kept handle stays safe after the peer left; sends report false") {
-    EventLoop loop;
+    CheckedLoop loop;
     TcpServer server(loop, SocketAddress::ipv4_loopback(0));
     TcpConnectionPtr conn;
     bool closed = false;
@@ -426,7 +426,7 @@ TEST_CASE("a kept handle stays safe after the peer left; sends report false") {
 }
 
 TEST_CASE("a connection cap refuses the excess and the counters say so") {
-    EventLoop loop;
+    CheckedLoop loop;
     TcpServerOptions options;
     options.max_connections = 2;
     TcpServer server(loop, SocketAddress::ipv4_loopback(0), options);
@@ -445,7 +445,7 @@ TEST_CASE("a connection cap refuses the excess and the counters say so") {
 }
 
 TEST_CASE("shutdown(grace) closes gently, forces the stragglers, then reports done") {
-    EventLoop loop;
+    CheckedLoop loop;
     TcpServer server(loop, SocketAddress::ipv4_loopback(0));
     server.on_connect([](const TcpConnectionPtr& c) { c->send(pattern(16 << 20)); });
     Fd reader = tcp_connect(server.local_address());  // never reads: a straggler
@@ -460,7 +460,7 @@ TEST_CASE("shutdown(grace) closes gently, forces the stragglers, then reports do
 TEST_CASE("a Unix-domain stream server works the same way") {
     const std::string path = "/tmp/reactor-tcp-test-" + std::to_string(::getpid()) + ".sock";
     ::unlink(path.c_str());
-    EventLoop loop;
+    CheckedLoop loop;
     {
         TcpServer server(loop, SocketAddress::unix_path(path));
         server.on_message(echo);
@@ -476,7 +476,7 @@ TEST_CASE("a Unix-domain stream server works the same way") {
 }
 
 TEST_CASE("an echo in steady state allocates nothing per message") {
-    EventLoop loop;
+    CheckedLoop loop;
     TcpServer server(loop, SocketAddress::ipv4_loopback(0));
     server.on_message(echo);
     Fd client = tcp_connect(server.local_address());

@@ -96,4 +96,17 @@ std::string example_path(const std::string& name);
 /// The backend this run uses (REACTOR_BACKEND, or the default), for messages.
 std::string backend_name();
 
+/// An EventLoop that checks, as it goes, that the test left nothing behind:
+/// declared first in a test (so destroyed last, after every server, client
+/// and connection), it lets the loop settle (posted functions and deferred
+/// releases that the teardown itself queued run for a few iterations),
+/// then asserts that no fd watcher, timer, posted function or queue_work
+/// completion is still live. A handle left behind is a leak the test
+/// reports, not one the loop quietly frees.
+class CheckedLoop : public EventLoop {
+public:
+    using EventLoop::EventLoop;
+    ~CheckedLoop();
+};
+
 }  // namespace reactor::test

@@ -11,7 +11,7 @@ using namespace reactor;
 using namespace reactor::test;
 
 TEST_CASE("a UDP round trip carries data and the sender's address") {
-    EventLoop loop;
+    CheckedLoop loop;
     UdpSocket server(loop, SocketAddress::parse("127.0.0.1:0"));
     UdpSocket client(loop, SocketAddress::parse("127.0.0.1:0"));
     SocketAddress seen_from;
@@ -33,7 +33,7 @@ TEST_CASE("a UDP round trip carries data and the sender's address") {
 }
 
 TEST_CASE("IPv6 datagrams, and many per wake-up without loss of order") {
-    EventLoop loop;
+    CheckedLoop loop;
     UdpSocket a(loop, SocketAddress::parse("[::1]:0"));
     UdpSocket b(loop, SocketAddress::parse("[::1]:0"));
     std::vector<std::string> got;
@@ -44,7 +44,7 @@ TEST_CASE("IPv6 datagrams, and many per wake-up without loss of order") {
 }
 
 TEST_CASE("a datagram socket may stop itself or be destroyed in its callback") {
-    EventLoop loop;
+    CheckedLoop loop;
     auto receiver = std::make_unique<UdpSocket>(loop, SocketAddress::parse("127.0.0.1:0"));
     UdpSocket sender(loop, SocketAddress::parse("127.0.0.1:0"));
     const SocketAddress to = receiver->local_address();
@@ -72,7 +72,7 @@ TEST_CASE("a datagram socket may stop itself or be destroyed in its callback") {
 }
 
 TEST_CASE("send_to reports errors as values") {
-    EventLoop loop;
+    CheckedLoop loop;
     UdpSocket s(loop, SocketAddress::parse("127.0.0.1:0"));
     // A datagram too large for UDP.
     CHECK(s.send_to(std::string(70000, 'x'), s.local_address()) == std::errc::message_size);

@@ -233,6 +233,8 @@ public:
     void defer_release(std::shared_ptr<void> owner);
     /// Owners handed to defer_release() and not yet dropped.
     std::size_t deferred_count() const noexcept { return deferred_.size(); }
+    /// Functions posted and not yet run. Loop thread only.
+    std::size_t posted_count() const;
 
     /// The loop's clock, read once per iteration (after the wait); cheap.
     TimePoint now() const noexcept { return now_; }
