@@ -82,7 +82,9 @@ trap cleanup EXIT
 trap 'echo; echo "c10k: interrupted" >&2; exit 130' INT TERM
 
 # ---- the open-file limit: one fd per connection on each side, plus a few ----
-needed=$((connections + 100))
+# The server's default connection cap keeps max(32, limit/16) fds in reserve
+# (TcpServerOptions::max_connections), so its limit must leave room for that.
+needed=$((connections + connections / 15 + 132))
 hard=$(ulimit -H -n)
 if [ "$hard" != unlimited ] && [ "$hard" -lt "$needed" ]; then
     cat >&2 <<EOF

@@ -13,6 +13,12 @@
 
 #include <reactor/tcp_connection.hpp>
 
+#include <algorithm>
+#include <chrono>
+#include <cstdint>
+#include <functional>
+#include <utility>
+
 namespace reactor::detail {
 
 /// Told (on the loop thread) when one of its connections has closed and its
@@ -34,6 +40,45 @@ struct ConnectionHub {
     static std::uint32_t& slot(TcpConnection& c) noexcept { return c.owner_slot_; }
     static std::error_code start(TcpConnection& c) { return c.start(); }
     static void abandon(TcpConnection& c) noexcept { c.abandon(); }
+    static void check_timeouts(TcpConnection& c, std::uint32_t now_ms) { c.check_timeouts(now_ms); }
+
+    /// Whether any timeout is set, and the sweep interval for them: a
+    /// quarter of the shortest, clamped to [10 ms, 1 s].
+    bool has_timeouts() const noexcept {
+        return options.idle_timeout.count() > 0 || options.read_timeout.count() > 0 ||
+               options.write_timeout.count() > 0;
+    }
+    std::chrono::milliseconds sweep_interval() const noexcept {
+        std::chrono::milliseconds shortest = std::chrono::milliseconds::max();
+        for (auto t : {options.idle_timeout, options.read_timeout, options.write_timeout}) {
+            if (t.count() > 0 && t < shortest) shortest = t;
+        }
+        return std::clamp(shortest / 4, std::chrono::milliseconds(10), std::chrono::milliseconds(1000));
+    }
 };
+
+/// An owner's periodic check of its connections' timeouts: armed while the
+/// owner has connections and the hub has a timeout set, one timer for all
+/// of them. The sweep closes expired connections with a deferred close, so
+/// the owner's table does not change while it is being swept.
+class TimeoutSweep {
+public:
+    using Sweep = std::function<void(std::uint32_t now_ms)>;
+
+    /// Arms the sweep unless it is armed or no timeout is set.
+    void start(EventLoop& loop, const ConnectionHub& hub, Sweep sweep);
+    /// Disarms it (no-op when not armed).
+    void stop(EventLoop& loop) noexcept { loop.cancel(std::exchange(timer_, TimerId{})); }
+
+private:
+    TimerId timer_;
+};
+
+/// The loop's clock in whole milliseconds, truncated to 32 bits: what the
+/// connections' activity stamps hold.
+inline std::uint32_t loop_millis(const EventLoop& loop) noexcept {
+    const auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(loop.now().time_since_epoch());
+    return static_cast<std::uint32_t>(ms.count());
+}
 
 }  // namespace reactor::detail

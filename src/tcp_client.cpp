@@ -66,6 +66,7 @@ public:
 
     // Called by ~TcpClient: no callbacks from here on.
     void abandon_all() noexcept {
+        sweep_.stop(loop_);
         stop_attempt();
         stop_lookup();
         loop_.cancel(std::exchange(retry_timer_, TimerId{}));
@@ -80,7 +81,9 @@ public:
     // The client's reference goes to the loop (the lifetime rule): this runs
     // inside the connection's own close path.
     void connection_closed(TcpConnection& connection) override {
-        if (connection_.get() == &connection) loop_.defer_release(std::move(connection_));
+        if (connection_.get() != &connection) return;
+        sweep_.stop(loop_);
+        loop_.defer_release(std::move(connection_));
     }
 
     EventLoop& loop_;
@@ -200,6 +203,9 @@ private:
         connection_ = connection;
         connecting_ = false;
         candidates_.clear();
+        sweep_.start(loop_, hub_, [this](std::uint32_t now_ms) {
+            if (connection_) ConnectionHub::check_timeouts(*connection_, now_ms);
+        });
         auto done = std::exchange(done_, nullptr);
         if (done) done({}, connection);  // may destroy the client: nothing after this
     }
@@ -251,6 +257,7 @@ private:
     WatcherId watch_;
     TimerId timeout_timer_;
     TimerId retry_timer_;
+    TimeoutSweep sweep_;  // the connection's timeouts, while connected
     EventLoop::Duration backoff_{};
     TcpClient::ConnectCallback done_;
     WorkId lookup_work_;

@@ -40,6 +40,7 @@ std::error_code TcpConnection::start() {
         return ec;
     }
     reading_ = true;
+    last_read_ms_ = last_write_ms_ = detail::loop_millis(loop_);
     state_.store(State::Connected, std::memory_order_release);
     if (hub_->callbacks.on_connect) hub_->callbacks.on_connect(shared_from_this());
     return {};
@@ -97,6 +98,7 @@ void TcpConnection::handle_read(const TcpConnectionPtr& self) {
         if (n < 0) error = ec.value();
     }
     if (n > 0) {
+        last_read_ms_ = detail::loop_millis(loop_);
         deliver(self);
         return;
     }
@@ -171,6 +173,7 @@ void TcpConnection::handle_write(const TcpConnectionPtr& self) {
         return;
     }
     output_.consume(static_cast<std::size_t>(n));
+    last_write_ms_ = detail::loop_millis(loop_);
     if (!output_.empty()) return;
     output_.release();
     update_interest();
@@ -226,7 +229,10 @@ bool TcpConnection::send(Buffer& buffer) {
             begin_close(detail::last_error(), true);
             return false;
         }
-        if (n > 0) buffer.consume(static_cast<std::size_t>(n));
+        if (n > 0) {
+            buffer.consume(static_cast<std::size_t>(n));
+            last_write_ms_ = detail::loop_millis(loop_);
+        }
         if (buffer.empty()) return true;
         if (!BufferAccess::holds_scratch(buffer)) {
             // Nothing queued yet: the remainder keeps its block, which
@@ -253,6 +259,7 @@ bool TcpConnection::send_in_loop(const char* data, std::size_t size) {
         const ssize_t n = detail::send_raw(socket_.fd(), data, size);
         if (n >= 0) {
             written = static_cast<std::size_t>(n);
+            last_write_ms_ = detail::loop_millis(loop_);
         } else if (!detail::errno_would_block()) {
             // EPIPE, ECONNRESET: the close callback reports it, from the
             // loop, not from inside this call.
@@ -267,7 +274,10 @@ bool TcpConnection::send_in_loop(const char* data, std::size_t size) {
 void TcpConnection::queue_output(const char* data, std::size_t size) {
     const std::size_t before = output_.size();
     output_.append(data, size);
-    if (before == 0) update_interest();
+    if (before == 0) {
+        last_write_ms_ = detail::loop_millis(loop_);  // the write-stall clock starts
+        update_interest();
+    }
     const std::size_t mark = hub_->options.high_water_mark;
     if (before < mark && output_.size() >= mark && hub_->callbacks.on_high_water) {
         hub_->callbacks.on_high_water(shared_from_this(), output_.size());
@@ -366,6 +376,29 @@ void TcpConnection::finish_close(const TcpConnectionPtr& self, std::error_code e
 void TcpConnection::release_to_owner(detail::ConnectionHub& hub) {
     socket_.close();  // first: the owner may reuse the fd at once (EMFILE)
     if (hub.owner != nullptr) hub.owner->connection_closed(*this);
+}
+
+// ---- timeouts -----------------------------------------------------------------
+
+void TcpConnection::check_timeouts(std::uint32_t now_ms) {
+    if (hub_ == nullptr || state() == State::Disconnected) return;
+    const TcpConnectionOptions& o = hub_->options;
+    // Unsigned differences: correct across the 32-bit wrap.
+    const auto passed = [now_ms](std::uint32_t since, std::chrono::milliseconds limit) {
+        return limit.count() > 0 && now_ms - since >= static_cast<std::uint64_t>(limit.count());
+    };
+    const bool expired =
+        (passed(last_read_ms_, o.idle_timeout) && passed(last_write_ms_, o.idle_timeout)) ||
+        (reading_ && !peer_closed_ && passed(last_read_ms_, o.read_timeout)) ||
+        (!output_.empty() && passed(last_write_ms_, o.write_timeout));
+    // Deferred: the owner is iterating its connections.
+    if (expired) begin_close(std::make_error_code(std::errc::timed_out), true);
+}
+
+void detail::TimeoutSweep::start(EventLoop& loop, const ConnectionHub& hub, Sweep sweep) {
+    if (timer_ || !hub.has_timeouts()) return;
+    timer_ = loop.run_every(hub.sweep_interval(),
+                            [&loop, sweep = std::move(sweep)] { sweep(loop_millis(loop)); });
 }
 
 // ---- interest -----------------------------------------------------------------

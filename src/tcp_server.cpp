@@ -17,6 +17,7 @@
 #include "syscall.hpp"
 
 #include <fcntl.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -26,6 +27,7 @@
 #include <cassert>
 #include <atomic>
 #include <future>
+#include <limits>
 #include <stdexcept>
 #include <string>
 #include <utility>
@@ -114,6 +116,7 @@ public:
     // Called by ~TcpServer: no callbacks from here on.
     void abandon_all() noexcept {
         abandoned_ = true;
+        sweep_.stop(loop_);
         stop_listening();
         shutdown_done_ = nullptr;
         loop_.cancel(std::exchange(grace_timer_, TimerId{}));
@@ -140,6 +143,7 @@ public:
             ConnectionHub::slot(*connections_[index]) = index;
         }
         connections_.pop_back();
+        if (connections_.empty()) sweep_.stop(loop_);
         counters_.current.store(connections_.size(), std::memory_order_relaxed);
         shared_->current.fetch_sub(1, std::memory_order_relaxed);
         // An fd was just freed: a listener paused for EMFILE resumes now
@@ -198,6 +202,7 @@ public:
     bool paused_ = false;
     std::function<void()> shutdown_done_;
     TimerId grace_timer_;
+    TimeoutSweep sweep_;  // the connections' timeouts, while there are connections
     bool abandoned_ = false;
 
     void open_reserve() noexcept {
@@ -221,7 +226,7 @@ public:
             // Count the newcomer at once, so a burst handed to other loops
             // cannot overshoot the cap while in flight.
             const std::size_t before = shared_->current.fetch_add(1, std::memory_order_relaxed);
-            if (options_.max_connections != 0 && before >= options_.max_connections) {
+            if (before >= options_.max_connections) {
                 shared_->current.fetch_sub(1, std::memory_order_relaxed);
                 counters_.refused.fetch_add(1, std::memory_order_relaxed);
                 continue;  // the Socket closes it: the client reads EOF
@@ -247,7 +252,11 @@ public:
             counters_.accepted.fetch_sub(1, std::memory_order_relaxed);
             counters_.refused.fetch_add(1, std::memory_order_relaxed);
             connection_closed(*connection);
+            return;
         }
+        sweep_.start(loop_, hub_, [this](std::uint32_t now_ms) {
+            for (const TcpConnectionPtr& c : connections_) ConnectionHub::check_timeouts(*c, now_ms);
+        });
     }
 
 private:
@@ -464,6 +473,20 @@ bool use_reuse_port(const TcpServerOptions& options, const SocketAddress& addres
 #endif
 }
 
+// max_connections = 0 made concrete: the open-file limit less a reserve,
+// so that connections alone can never exhaust the process's fds (the
+// EMFILE trick then stays the last line, not the everyday one).
+std::size_t automatic_connection_cap() noexcept {
+    struct rlimit limit {};
+    if (::getrlimit(RLIMIT_NOFILE, &limit) != 0 || limit.rlim_cur == RLIM_INFINITY ||
+        limit.rlim_cur > std::numeric_limits<std::size_t>::max() / 2) {
+        return TcpServerOptions::kNoConnectionCap;
+    }
+    const auto fds = static_cast<std::size_t>(limit.rlim_cur);
+    const std::size_t reserve = std::max<std::size_t>(32, fds / 16);
+    return fds > reserve ? fds - reserve : 1;
+}
+
 }  // namespace
 
 }  // namespace detail
@@ -473,6 +496,7 @@ TcpServer::TcpServer(EventLoop& loop, const SocketAddress& address, TcpServerOpt
         throw std::system_error(std::make_error_code(std::errc::invalid_argument),
                                 "reactor: TcpServer needs at least one thread");
     }
+    if (options.max_connections == 0) options.max_connections = detail::automatic_connection_cap();
     const bool reuse_port = options.threads > 1 && detail::use_reuse_port(options, address);
     auto shared = std::make_shared<detail::ServerShared>();
     core_ = std::make_shared<detail::TcpServerCore>(loop, options, shared);
@@ -521,6 +545,7 @@ EventLoop& TcpServer::loop() const noexcept { return core_->loop_; }
 std::size_t TcpServer::thread_count() const noexcept { return group_ ? group_->size() + 1 : 1; }
 SocketAddress TcpServer::local_address() const { return core_->local_; }
 bool TcpServer::listening() const noexcept { return static_cast<bool>(core_->listen_watch_); }
+std::size_t TcpServer::max_connections() const noexcept { return core_->options_.max_connections; }
 
 TcpServerCounters TcpServer::counters() const noexcept {
     if (group_) return group_->counters();

@@ -33,13 +33,22 @@ double cpu_seconds() {
     return secs(usage.ru_utime) + secs(usage.ru_stime);
 }
 
-// The child's whole life. Returns its exit status (0: low CPU and the
-// listener was paused at least once).
-int run_server_child(int port_out, int control_in, int report_out) {
+// How the child's server meets the flood.
+enum class Cap {
+    None,       // no connection cap: the fds run out, the EMFILE path
+    Automatic,  // the default cap, the fd limit less a reserve: never EMFILE
+};
+
+// The child's whole life. Returns its exit status (0: low CPU and, with no
+// cap, the listener was paused at least once; with the automatic cap, the
+// excess was refused and the listener never had to pause).
+int run_server_child(int port_out, int control_in, int report_out, Cap cap) {
     rlimit limit{64, 64};
     if (::setrlimit(RLIMIT_NOFILE, &limit) != 0) return 10;
     CheckedLoop loop;
-    TcpServer server(loop, SocketAddress::ipv4_loopback(0));
+    TcpServerOptions options;
+    if (cap == Cap::None) options.max_connections = TcpServerOptions::kNoConnectionCap;
+    TcpServer server(loop, SocketAddress::ipv4_loopback(0), options);
     server.on_message([](const TcpConnectionPtr& c, Buffer& in) { c->send(in); });
     bool stop = false;
     // The parent closes its end of the control pipe when it is done.
@@ -62,7 +71,9 @@ int run_server_child(int port_out, int control_in, int report_out) {
                                 static_cast<unsigned long long>(counters.refused),
                                 static_cast<unsigned long long>(counters.accepted));
     (void)::write(report_out, report, static_cast<std::size_t>(n));
-    return (cpu < 0.5 * wall && counters.paused >= 1) ? 0 : 1;
+    if (cpu >= 0.5 * wall) return 1;
+    if (cap == Cap::None) return counters.paused >= 1 ? 0 : 2;
+    return counters.paused == 0 && counters.refused >= 1 ? 0 : 3;
 }
 
 // Sends `text` on a blocking-with-deadline basis and waits for its echo.
@@ -79,7 +90,11 @@ bool echoes(int fd, const std::string& text) {
 
 }  // namespace
 
-TEST_CASE("out of fds: the server stays responsive at low CPU and accepts again later") {
+namespace {
+
+// Runs the child, floods it with far more connections than it has fds,
+// and checks that it keeps serving; returns the child's report line.
+std::string flood_child(Cap cap) {
     int port_pipe[2], control_pipe[2], report_pipe[2];
     REQUIRE(::pipe(port_pipe) == 0);
     REQUIRE(::pipe(control_pipe) == 0);
@@ -90,7 +105,7 @@ TEST_CASE("out of fds: the server stays responsive at low CPU and accepts again 
         ::close(port_pipe[0]);
         ::close(control_pipe[1]);
         ::close(report_pipe[0]);
-        ::_exit(run_server_child(port_pipe[1], control_pipe[0], report_pipe[1]));
+        ::_exit(run_server_child(port_pipe[1], control_pipe[0], report_pipe[1], cap));
     }
     ::close(port_pipe[1]);
     ::close(control_pipe[0]);
@@ -139,5 +154,19 @@ TEST_CASE("out of fds: the server stays responsive at low CPU and accepts again 
     INFO("child report: " << report);
     REQUIRE(WIFEXITED(status));
     CHECK(WEXITSTATUS(status) == 0);
+    return report;
+}
+
+}  // namespace
+
+TEST_CASE("out of fds: the server stays responsive at low CPU and accepts again later") {
+    // With the cap off, connections alone exhaust the fds: the EMFILE path.
+    const std::string report = flood_child(Cap::None);
     CHECK(report.find("paused=0 ") == std::string::npos);
+}
+
+TEST_CASE("the default cap keeps fds in reserve: a flood is refused, never reaches EMFILE") {
+    const std::string report = flood_child(Cap::Automatic);
+    CHECK(report.find("paused=0 ") != std::string::npos);
+    CHECK(report.find("refused=0 ") == std::string::npos);
 }

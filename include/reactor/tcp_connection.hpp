@@ -60,6 +60,7 @@
 
 #include <any>
 #include <atomic>
+#include <chrono>
 #include <cstddef>
 #include <cstdint>
 #include <functional>
@@ -113,6 +114,24 @@ struct TcpConnectionOptions {
     std::size_t high_water_mark = 64 * 1024 * 1024;
     /// Keep the write side open after the peer's EOF (see above).
     bool allow_half_close = false;
+
+    // Timeouts (zero: none, the default). Each closes the connection at
+    // once, dropping queued output, and the close callback reports
+    // std::errc::timed_out. They are checked by one periodic sweep per
+    // owner (server loop or client), not by a timer per connection: a
+    // timeout fires between T and T plus the sweep interval, which is a
+    // quarter of the shortest timeout set, clamped to [10 ms, 1 s].
+
+    /// Nothing read and no write progress for this long.
+    std::chrono::milliseconds idle_timeout{0};
+    /// Reading (not paused, peer not at EOF) and nothing read for this
+    /// long: a peer that connects and goes quiet.
+    std::chrono::milliseconds read_timeout{0};
+    /// Output queued and none of it taken by the kernel for this long: a
+    /// peer that stops reading. Also bounds a close() that is still
+    /// flushing, so a peer that never reads cannot keep it in
+    /// Disconnecting.
+    std::chrono::milliseconds write_timeout{0};
 };
 
 class TcpConnection : public std::enable_shared_from_this<TcpConnection> {
@@ -202,6 +221,9 @@ private:
     std::error_code start();
     // Called by a destroyed owner: closes at once, without callbacks.
     void abandon() noexcept;
+    // Called by the owner's sweep: closes with timed_out if a timeout of
+    // the hub's options has passed at `now_ms` (loop milliseconds).
+    void check_timeouts(std::uint32_t now_ms);
 
     void handle_event(Events events);
     void handle_read(const TcpConnectionPtr& self);
@@ -231,6 +253,11 @@ private:
     std::any context_;
     Socket socket_;
     std::uint32_t owner_slot_ = 0;  // index in the owner's table
+    // When the last byte was read and when output last made progress (or
+    // became queued), in loop milliseconds (detail::loop_millis): 32 bits,
+    // compared by unsigned difference, so they wrap safely for 49 days.
+    std::uint32_t last_read_ms_ = 0;
+    std::uint32_t last_write_ms_ = 0;
     std::atomic<State> state_{State::Connecting};
     bool reading_ = false;
     bool peer_closed_ = false;

@@ -16,9 +16,13 @@
 // and (by default) TCP_NODELAY.
 //
 // Overload policy (docs/tcp.md):
-//   - max_connections (0 = no cap): a connection over the cap is accepted
-//     and closed at once (the client sees EOF, not a hang), counted as
-//     refused;
+//   - max_connections: a connection over the cap is accepted and closed at
+//     once (the client sees EOF, not a hang), counted as refused. The
+//     default (0) is automatic: the open-file limit less a reserve, so a
+//     flood of connections never takes the last fds the process needs;
+//   - connection timeouts (TcpConnectionOptions: idle, read, write), so a
+//     peer that goes quiet or stops reading does not hold its connection
+//     for ever;
 //   - out of fds (EMFILE/ENFILE): the server closes its reserve fd, accepts
 //     the newcomer and closes it (refused), reopens the reserve, and pauses
 //     the listener (stops watching it) for a backoff that starts at
@@ -84,8 +88,13 @@ struct TcpServerOptions {
     /// where the system lacks it.
     bool reuse_port = false;
     bool tcp_nodelay = true;
-    /// Cap on concurrent connections; 0 means none.
+    /// Cap on concurrent connections over every loop. 0 (the default):
+    /// automatic, the process's open-file limit (RLIMIT_NOFILE, soft, read
+    /// when the server is constructed) less a reserve of max(32, limit / 16)
+    /// fds for everything else the process opens (files, other listeners,
+    /// the worker pool's work); kNoConnectionCap: none.
     std::size_t max_connections = 0;
+    static constexpr std::size_t kNoConnectionCap = static_cast<std::size_t>(-1);
     /// Accepts per listener wake-up, for fairness to open connections.
     std::size_t accepts_per_wakeup = 64;
     /// Listener pause after EMFILE/ENFILE: first, and longest.
@@ -147,6 +156,9 @@ public:
     /// The bound address, with the real port.
     SocketAddress local_address() const;
     bool listening() const noexcept;
+    /// The connection cap in force (max_connections, with the automatic
+    /// default resolved); kNoConnectionCap when there is none.
+    std::size_t max_connections() const noexcept;
     /// Totals over every loop. Any thread (with threads > 1, a snapshot
     /// that the other loops may be changing).
     TcpServerCounters counters() const noexcept;
