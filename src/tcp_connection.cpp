@@ -61,7 +61,11 @@ void TcpConnection::abandon() noexcept {
 // ---- events -------------------------------------------------------------------
 
 void TcpConnection::handle_event(Events events) {
-    // Keeps *this alive through every callback below, whatever they drop.
+    // The handle every callback below receives (their signatures take a
+    // TcpConnectionPtr). Lifetime needs no help from it: while the
+    // connection is open its owner holds it, and once it closes (or the
+    // owner dies) the owner's reference goes to the loop until this
+    // dispatch step ends (the lifetime rule, docs/architecture.md).
     const TcpConnectionPtr self = shared_from_this();
     if (reading_ && (events & (Readable | Hangup | Error))) {
         // A reset or a pending error shows up as a failed read, with errno.

@@ -19,6 +19,17 @@
 //      lock and run outside it; functions posted while running wait for the
 //      next iteration, so a post() loop cannot starve I/O).
 //
+// Exceptions (docs/architecture.md, "One exception policy"): an exception
+// escaping any callback leaves run() / run_once(), uncaught. The loop stays
+// consistent and run() may be called again: nothing that ran runs again (a
+// posted function or one-shot timer is spent before its call, a repeating
+// timer is re-armed) and nothing queued is lost (the rest of the posted
+// batch runs next, ahead of later posts; ready fds are reported again).
+//
+// Lifetime (docs/architecture.md, "One lifetime rule"): what may die inside
+// its own callback stops its I/O at once and hands its memory to
+// defer_release(), which drops it when the current dispatch step ends.
+//
 // Ownership: callbacks are moved into the loop and destroyed when their
 // watcher or timer is removed (or, for a one-shot timer, after it ran).
 // Destroying the loop destroys every callback it still holds without calling
