@@ -544,6 +544,30 @@ TEST_CASE("plan_file_reply: 200, 304, 206 and 416 in the order of RFC 9110 13.2.
         q.head = true;
         CHECK(plan_file_reply(q, size, mtime).status == 304);
     }
+    SUBCASE("If-Modified-Since later than the server's clock is ignored (RFC 9110 13.1.3)") {
+        const std::time_t now = mtime + 3600;  // the file changed an hour ago
+        FileRequest q;
+        q.if_modified_since = format_http_date(now + 86400);  // a day ahead
+        FileReply r = plan_file_reply(q, size, mtime, now);
+        CHECK(r.status == 200);
+        CHECK(r.length == size);
+        q.if_modified_since = format_http_date(now + 1);  // one second ahead
+        CHECK(plan_file_reply(q, size, mtime, now).status == 200);
+        // Not in the future, and not older than the file: still 304.
+        for (const std::time_t since : {mtime, mtime + 60, now}) {
+            CAPTURE(since);
+            q.if_modified_since = format_http_date(since);
+            CHECK(plan_file_reply(q, size, mtime, now).status == 304);
+        }
+        q.if_modified_since = format_http_date(mtime - 1);
+        CHECK(plan_file_reply(q, size, mtime, now).status == 200);
+        q.if_modified_since = "Sun, 06 Nov 1994 08:49:37 UTC";  // not an HTTP-date: ignored
+        CHECK(plan_file_reply(q, size, mtime, now).status == 200);
+        // The overload without `now` reads the clock: a day ahead of it is
+        // in the future too.
+        q.if_modified_since = format_http_date(std::time(nullptr) + 86400);
+        CHECK(plan_file_reply(q, size, mtime).status == 200);
+    }
     SUBCASE("If-None-Match overrides If-Modified-Since; only * matches without ETags") {
         FileRequest q;
         q.if_modified_since = same;

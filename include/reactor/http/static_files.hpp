@@ -244,12 +244,19 @@ struct FileReply {
 ///     "*" matches (the file exists) and yields 304. When If-None-Match is
 ///     present, If-Modified-Since is ignored (section 13.1.3).
 ///  2. If-Modified-Since: a valid HTTP-date not older than `mtime` yields
-///     304; an invalid one is ignored.
+///     304; an invalid one is ignored, and so is one later than `now`
+///     (section 13.1.3: a date in the future cannot describe the client's
+///     copy, and would pin 304 on a file that changes before that date).
 ///  3. Range, for GET only (section 14.2): ignored when If-Range is present
 ///     and is not an HTTP-date equal to `mtime` (an entity tag never
 ///     matches, having none); else parse_range() decides 206 or 416.
 /// Otherwise 200 with the whole file. For HEAD the reply describes what GET
-/// would send; the caller sends no body.
+/// would send; the caller sends no body. `now` is the server's current time
+/// (seconds since the epoch), for the future-date rule and for two-digit
+/// years in the dates.
+FileReply plan_file_reply(const FileRequest& request, std::uint64_t size, std::time_t mtime,
+                          std::time_t now);
+/// As above, with `now` the current time (std::time).
 FileReply plan_file_reply(const FileRequest& request, std::uint64_t size, std::time_t mtime);
 
 }  // namespace reactor::http
