@@ -11,11 +11,22 @@
 #include <cassert>
 #include <cstring>
 #include <new>
+#include <stdexcept>
 #include <utility>
 
 namespace reactor {
 
+// True when a + b + c is larger than the largest block. Written as
+// comparisons against differences that cannot wrap (each difference is taken
+// only once the value subtracted is known to be smaller), because the sum
+// itself could wrap around and look small.
+bool Buffer::exceeds_max_capacity(std::size_t a, std::size_t b, std::size_t c) noexcept {
+    return a > kMaxCapacity || b > kMaxCapacity - a || c > kMaxCapacity - a - b;
+}
+
 Buffer::Block* Buffer::allocate_block(std::size_t capacity) {
+    // The header and the data area are one allocation whose size is a size_t.
+    if (capacity > kMaxCapacity) throw std::length_error("reactor::Buffer: block too large");
     void* memory = ::operator new(sizeof(Block) + capacity);
     return new (memory) Block{capacity, kPrependRoom, kPrependRoom, false};
 }
@@ -91,7 +102,7 @@ std::string Buffer::take(std::size_t n) {
 
 void Buffer::reallocate(std::size_t capacity, std::size_t front) {
     const std::size_t n = size();
-    assert(front + n <= capacity);
+    assert(n <= capacity && front <= capacity - n);
     Block* fresh = allocate_block(capacity);
     if (n != 0) std::memcpy(fresh->bytes() + front, data(), n);
     fresh->read = front;
@@ -104,8 +115,16 @@ void Buffer::reallocate(std::size_t capacity, std::size_t front) {
 void Buffer::ensure_writable(std::size_t n) {
     if (writable_bytes() >= n) return;
     const std::size_t content = size();
-    if (block_ != nullptr && !block_->borrowed &&
-        block_->capacity - content - kPrependRoom >= n && content <= block_->capacity / 2) {
+    // What the content needs with the usual front room in a fresh layout.
+    // prepend() may have used part of that room, so `kPrependRoom + content`
+    // can exceed the capacity of the current block: it is never subtracted
+    // from the capacity, only compared with it.
+    if (exceeds_max_capacity(kPrependRoom, content, n)) {
+        throw std::length_error("reactor::Buffer: size too large");
+    }
+    const std::size_t needed = kPrependRoom + content + n;
+    if (block_ != nullptr && !block_->borrowed && needed <= block_->capacity &&
+        content <= block_->capacity / 2) {
         // Enough room overall once consumed bytes are reclaimed, and little
         // to move: slide the content back to the front instead of growing.
         std::memmove(block_->bytes() + kPrependRoom, data(), content);
@@ -113,10 +132,13 @@ void Buffer::ensure_writable(std::size_t n) {
         block_->write = kPrependRoom + content;
         return;
     }
-    const std::size_t needed = kPrependRoom + content + n;
     // Doubling keeps appends amortized O(1); a borrowed scratch block's size
-    // says nothing about this buffer's needs, so it does not count.
-    const std::size_t doubled = block_ != nullptr && !block_->borrowed ? capacity() * 2 : 0;
+    // says nothing about this buffer's needs, so it does not count. Past half
+    // the largest block, doubling would wrap: the largest block is the cap.
+    std::size_t doubled = 0;
+    if (block_ != nullptr && !block_->borrowed) {
+        doubled = capacity() <= kMaxCapacity / 2 ? capacity() * 2 : kMaxCapacity;
+    }
     const std::size_t grown = std::max({needed, doubled, kMinCapacity});
     reallocate(grown, kPrependRoom);
 }
@@ -132,9 +154,14 @@ void Buffer::prepend(const void* bytes, std::size_t n) {
     if (n == 0) return;
     if (prependable_bytes() < n) {
         // Rare: more than the reserved room. Make a block with enough front
-        // room for this header plus the usual reserve, content after it.
+        // room for this header plus the usual reserve, content and free
+        // space after it (the bytes from read_index to the end).
+        const std::size_t tail = capacity() - prependable_bytes();
+        if (exceeds_max_capacity(n, kPrependRoom, tail)) {
+            throw std::length_error("reactor::Buffer: size too large");
+        }
         const std::size_t front = n + kPrependRoom;
-        reallocate(std::max(front + size() + writable_bytes(), kMinCapacity), front);
+        reallocate(std::max(front + tail, kMinCapacity), front);
     }
     block_->read -= n;
     std::memcpy(block_->bytes() + block_->read, bytes, n);
@@ -149,7 +176,7 @@ void Buffer::release() noexcept {
 void Buffer::shrink_to_fit() {
     if (empty()) {
         release();
-    } else if (capacity() > kPrependRoom + size()) {
+    } else if (capacity() - size() > kPrependRoom) {  // size() <= capacity(): no wrap
         reallocate(kPrependRoom + size(), kPrependRoom);
     }
 }

@@ -275,7 +275,9 @@ void EventLoop::dispatch_io() {
 
 TimerId EventLoop::run_after(Duration delay, Callback cb) {
     if (delay < Duration::zero()) delay = Duration::zero();
-    return run_at(now_ + delay, std::move(cb));
+    // Saturating: a delay past the end of the clock (Duration::max(), say)
+    // means never; plain now_ + delay would wrap into the past and fire now.
+    return run_at(detail::deadline_after(now_, delay), std::move(cb));
 }
 
 TimerId EventLoop::run_at(TimePoint when, Callback cb) {
@@ -289,7 +291,8 @@ TimerId EventLoop::run_every(Duration interval, Callback cb) {
         throw std::system_error(std::make_error_code(std::errc::invalid_argument),
                                 "reactor: run_every needs a positive interval");
     }
-    return TimerId{timers_->add(now_ + interval, interval, std::move(cb))};
+    // Saturating, as in run_after(); the queue saturates the re-arms too.
+    return TimerId{timers_->add(detail::deadline_after(now_, interval), interval, std::move(cb))};
 }
 
 bool EventLoop::cancel(TimerId id) {

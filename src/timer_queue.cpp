@@ -83,10 +83,22 @@ std::size_t TimerQueue::run_due(TimePoint now) {
             continue;
         }
         // Repeating: next deadline from the previous one, not from now, so the
-        // cadence does not drift; ticks the loop missed are skipped.
+        // cadence does not drift; ticks the loop missed are skipped. A deadline
+        // beyond the end of the clock saturates at its maximum (never due)
+        // instead of wrapping into the past, where it would fire at once.
         const std::int64_t interval = s.interval.count();
-        std::int64_t next = top.deadline + interval;
-        if (next <= limit) next += ((limit - next) / interval + 1) * interval;
+        std::int64_t next = add_saturating(top.deadline, interval);
+        if (next <= limit) {
+            // Skip the whole intervals missed, then add one: the first grid
+            // point after `limit`. limit - next is taken in unsigned
+            // arithmetic, where it cannot wrap (limit >= next); the whole
+            // intervals it holds land on or before `limit`, so only the last
+            // step can pass the end of the clock, and that one saturates.
+            const auto behind = static_cast<std::uint64_t>(limit) - static_cast<std::uint64_t>(next);
+            const auto step = static_cast<std::uint64_t>(interval);
+            next = static_cast<std::int64_t>(static_cast<std::uint64_t>(next) + behind / step * step);
+            next = add_saturating(next, interval);
+        }
         const std::uint32_t generation = s.generation;
         s.pos = kRunning;
         ++running_repeating_;

@@ -34,6 +34,27 @@
 
 namespace reactor::detail {
 
+/// `ticks + delta`, saturated at the int64 limits instead of wrapping. A
+/// deadline past the end of the clock means "never", so it must not wrap
+/// around into the past and fire at once. Each bound is compared with a
+/// difference that cannot itself wrap (max - delta only for delta > 0).
+constexpr std::int64_t add_saturating(std::int64_t ticks, std::int64_t delta) noexcept {
+    constexpr std::int64_t kMax = INT64_MAX;
+    constexpr std::int64_t kMin = INT64_MIN;
+    if (delta > 0 && ticks > kMax - delta) return kMax;
+    if (delta < 0 && ticks < kMin - delta) return kMin;
+    return ticks + delta;
+}
+
+/// `when + delay` on the steady clock, saturated at TimePoint::max() (a
+/// timer there never fires) instead of wrapping into the past.
+inline std::chrono::steady_clock::time_point deadline_after(
+    std::chrono::steady_clock::time_point when, std::chrono::steady_clock::duration delay) noexcept {
+    using Clock = std::chrono::steady_clock;
+    return Clock::time_point(Clock::duration(
+        add_saturating(when.time_since_epoch().count(), delay.count())));
+}
+
 class TimerQueue {
 public:
     using Clock = std::chrono::steady_clock;
@@ -41,8 +62,10 @@ public:
     using Duration = Clock::duration;
     using Callback = std::function<void()>;
 
-    /// Schedules `cb` at `deadline`; `interval` > 0 makes it repeat.
-    /// Returns the timer id (never 0).
+    /// Schedules `cb` at `deadline`; `interval` > 0 makes it repeat. A
+    /// repeating timer's next deadline saturates at TimePoint::max() rather
+    /// than wrap (so a huge interval never fires twice). Returns the timer
+    /// id (never 0).
     std::uint64_t add(TimePoint deadline, Duration interval, Callback cb);
 
     /// Cancels a pending (or currently running) timer. False for a stale id.

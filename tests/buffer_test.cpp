@@ -6,6 +6,7 @@
 
 #include <ostream>  // doctest prints std::error_code through it
 #include <cstring>
+#include <stdexcept>
 #include <string>
 #include <unistd.h>
 
@@ -211,4 +212,41 @@ TEST_CASE("the thread's scratch block is lent, settled, and never escapes") {
     idle.consume_all();
     BufferAccess::settle(idle);
     CHECK_FALSE(idle.has_storage());
+}
+
+// The three regions always lie inside the block. (Their sum alone would not
+// tell: with write_index past the capacity, writable_bytes() wraps and the
+// sum still comes out right, modulo 2^64.)
+static void check_regions(const Buffer& b) {
+    CHECK(b.prependable_bytes() + b.size() <= b.capacity());
+    CHECK(b.writable_bytes() <= b.capacity());
+    CHECK(b.prependable_bytes() + b.size() + b.writable_bytes() == b.capacity());
+}
+
+TEST_CASE("append after prepend into a trimmed block stays inside the block") {
+    // shrink_to_fit() leaves exactly kPrependRoom in front and no free space
+    // behind; prepend() then takes part of the front room, so content plus
+    // kPrependRoom is larger than the block. The slide-or-grow check in
+    // ensure_writable() used to subtract that from the capacity, wrapped,
+    // and slid the content past the end of the block.
+    Buffer b;
+    b.append("abcd");
+    b.shrink_to_fit();
+    b.prepend("x", 1);
+    b.append("y");
+    CHECK(b.view() == "xabcdy");
+    check_regions(b);
+}
+
+TEST_CASE("room requests too large for memory are refused, not wrapped") {
+    Buffer b;
+    b.append("abc");
+    CHECK_THROWS_AS(b.ensure_writable(static_cast<std::size_t>(-1)), std::length_error);
+    CHECK_THROWS_AS(b.ensure_writable(static_cast<std::size_t>(-1) - 8), std::length_error);
+    // A header larger than the front room, sized so that the new front room
+    // plus the content would wrap: refused before a byte is read.
+    const char header[1] = {'h'};
+    CHECK_THROWS_AS(b.prepend(header, static_cast<std::size_t>(-1) - 4), std::length_error);
+    CHECK(b.view() == "abc");
+    check_regions(b);
 }

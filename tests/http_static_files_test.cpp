@@ -11,15 +11,21 @@
 #include <reactor/http/static_files.hpp>
 
 #include <fcntl.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/un.h>
 #include <unistd.h>
 
+#include <atomic>
+#include <chrono>
 #include <cstdlib>
+#include <cstring>
 #include <filesystem>
 #include <functional>
 #include <ostream>
 #include <random>
 #include <string>
+#include <thread>
 #include <vector>
 
 using namespace reactor;
@@ -297,18 +303,171 @@ TEST_CASE("open_beneath: missing names, files used as directories, link loops") 
     }
 }
 
-TEST_CASE("open_beneath opens a FIFO without waiting for a writer") {
-    // Without O_NONBLOCK this open would block the test (and, in a
-    // server, a worker thread) until some process opened the FIFO to write.
+// Tells whether anyone opened a FIFO for reading: a writer thread waits in
+// a blocking open(O_WRONLY), which returns only once a reader has opened the
+// FIFO. The destructor opens it for reading itself, so the writer always
+// ends. It also bounds the test in time: an open for reading that blocked
+// waiting for a writer would find this one and return at once.
+class FifoReaderProbe {
+public:
+    explicit FifoReaderProbe(std::string path)
+        : path_(std::move(path)), writer_([this] {
+              const int fd = ::open(path_.c_str(), O_WRONLY | O_CLOEXEC);
+              reader_came_ = true;
+              if (fd >= 0) ::close(fd);
+          }) {}
+    ~FifoReaderProbe() {
+        const int reader = ::open(path_.c_str(), O_RDONLY | O_NONBLOCK | O_CLOEXEC);
+        writer_.join();
+        if (reader >= 0) ::close(reader);
+    }
+    FifoReaderProbe(const FifoReaderProbe&) = delete;
+    FifoReaderProbe& operator=(const FifoReaderProbe&) = delete;
+
+    /// Whether a reader opened the FIFO, after giving the writer `grace` to
+    /// wake up (it is woken at once; the grace is for a slow scheduler).
+    bool reader_came(std::chrono::milliseconds grace) const {
+        std::this_thread::sleep_for(grace);
+        return reader_came_.load();
+    }
+
+private:
+    std::string path_;
+    std::atomic<bool> reader_came_{false};
+    std::thread writer_;
+};
+
+TEST_CASE("open_beneath refuses a FIFO by its type, without opening it") {
+    // Opening a FIFO for reading wakes its writers (and, without O_NONBLOCK,
+    // waits for one, holding a worker thread): a request must do neither.
     Tree tree;
+    stdfs::create_symlink("fifo", tree.root() / "fifo_link");
+    stdfs::create_directories(tree.root() / "fifo_dir");
+    REQUIRE(::mkfifo((tree.root() / "fifo_dir" / "index.html").c_str(), 0600) == 0);
+    {
+        const FifoReaderProbe fifo((tree.root() / "fifo").string());
+        const FifoReaderProbe index((tree.root() / "fifo_dir" / "index.html").string());
+        for (const NamedOpen& impl : implementations(tree.root_fd())) {
+            CAPTURE(impl.name);
+            for (const char* path : {"fifo", "fifo_link", "sub/../fifo", "fifo_dir/index.html"}) {
+                CAPTURE(path);
+                std::error_code ec;
+                Fd fd(impl.open(tree.root_fd(), path, ec));
+                CHECK(fd.get() == -1);
+                CHECK(ec == std::error_code(ENXIO, std::system_category()));
+                CHECK(status_for_open_error(ec) == 403);
+            }
+        }
+        for (const char* request_path : {"/fifo", "/fifo_link", "/fifo_dir/"}) {
+            CAPTURE(request_path);
+            const OpenedFile file = open_for_serving(tree.root_fd(), map_request_path(request_path));
+            CHECK(file.status == 403);
+            CHECK(file.fd() == -1);
+        }
+        CHECK_FALSE(fifo.reader_came(std::chrono::milliseconds(100)));
+        CHECK_FALSE(index.reader_came(std::chrono::milliseconds(0)));
+    }
+    // A regular file beside them is still served.
+    const OpenedFile file = open_for_serving(tree.root_fd(), map_request_path("/a.txt"));
+    CHECK(file.status == 0);
+    CHECK(contents(file.fd()) == "hello");
+}
+
+TEST_CASE("a name swapped between a file and a FIFO while it is opened: only a file comes back") {
+    // The type is read (fstatat) before the open; a swap in between is
+    // caught by the fstat after it (another inode): the fd is closed and the
+    // name looked at again. Whatever the timing, open_beneath() returns a
+    // regular file or refuses; never the FIFO.
+    Tree tree;
+    const stdfs::path root = tree.root();
+    write_file(root / "swapped", "file");
+    std::atomic<bool> stop{false};
+    std::thread swapper([&] {
+        for (int i = 0; !stop.load(); ++i) {
+            if (i % 2 == 0) {
+                write_file(root / "next_file", "file");
+                stdfs::rename(root / "next_file", root / "swapped");
+            } else {
+                ::mkfifo((root / "next_fifo").c_str(), 0600);
+                stdfs::rename(root / "next_fifo", root / "swapped");
+            }
+        }
+    });
+    int files = 0, refusals = 0, others = 0;
+    const auto until = std::chrono::steady_clock::now() + std::chrono::milliseconds(300);
+    const std::vector<NamedOpen> impls = implementations(tree.root_fd());
+    while (std::chrono::steady_clock::now() < until) {
+        for (const NamedOpen& impl : impls) {
+            std::error_code ec;
+            Fd fd(impl.open(tree.root_fd(), "swapped", ec));
+            if (fd.get() >= 0) {
+                struct stat st{};
+                if (::fstat(fd.get(), &st) == 0 && S_ISREG(st.st_mode)) {
+                    ++files;
+                } else {
+                    ++others;
+                }
+            } else if (ec.value() == ENXIO || ec.value() == EAGAIN) {
+                ++refusals;
+            } else {
+                ++others;
+            }
+        }
+    }
+    stop = true;
+    swapper.join();
+    CHECK(others == 0);
+    CHECK(files + refusals > 0);
+}
+
+TEST_CASE("open_beneath refuses devices and sockets by their type; /dev/null stays out") {
+    Tree tree;
+    std::vector<std::string> special;
+    // A UNIX socket: open() itself would fail (ENXIO), but it must be refused
+    // as a special file (403), not reported as a server error.
+    Fd sock(::socket(AF_UNIX, SOCK_STREAM, 0));
+    REQUIRE(sock.get() >= 0);
+    sockaddr_un addr{};
+    addr.sun_family = AF_UNIX;
+    const std::string sock_path = (tree.root() / "sock").string();
+    REQUIRE(sock_path.size() < sizeof addr.sun_path);
+    std::memcpy(addr.sun_path, sock_path.c_str(), sock_path.size() + 1);
+    REQUIRE(::bind(sock.get(), reinterpret_cast<const sockaddr*>(&addr), sizeof addr) == 0);
+    special.push_back("sock");
+    // A character device with /dev/null's numbers, where this process may
+    // make one (root with CAP_MKNOD); opening it is harmless, but it must
+    // not be opened at all.
+    struct stat null_st{};
+    REQUIRE(::stat("/dev/null", &null_st) == 0);
+    if (::mknod((tree.root() / "null").c_str(), S_IFCHR | 0600, null_st.st_rdev) == 0) {
+        special.push_back("null");
+        stdfs::create_symlink("null", tree.root() / "null_link");
+        special.push_back("null_link");
+    } else {
+        MESSAGE("mknod not permitted here (" << std::strerror(errno)
+                                             << "): no device node inside the root checked");
+    }
     for (const NamedOpen& impl : implementations(tree.root_fd())) {
         CAPTURE(impl.name);
-        std::error_code ec;
-        Fd fd(impl.open(tree.root_fd(), "fifo", ec));
-        REQUIRE(fd.get() >= 0);
-        struct stat st{};
-        REQUIRE(::fstat(fd.get(), &st) == 0);
-        CHECK(S_ISFIFO(st.st_mode));
+        for (const std::string& path : special) {
+            CAPTURE(path);
+            std::error_code ec;
+            Fd fd(impl.open(tree.root_fd(), path, ec));
+            CHECK(fd.get() == -1);
+            CHECK(ec == std::error_code(ENXIO, std::system_category()));
+        }
+    }
+    for (const std::string& path : special) {
+        CAPTURE(path);
+        CHECK(open_for_serving(tree.root_fd(), map_request_path("/" + path)).status == 403);
+    }
+
+    // /dev/null through a symbolic link, absolute or climbing: out of the root.
+    stdfs::create_symlink("/dev/null", tree.root() / "devnull_abs");
+    stdfs::create_symlink("../../../../../../../../../../dev/null", tree.root() / "devnull_up");
+    for (const char* path : {"/devnull_abs", "/devnull_up"}) {
+        CAPTURE(path);
+        CHECK(open_for_serving(tree.root_fd(), map_request_path(path)).status == 403);
     }
 }
 
@@ -323,6 +482,7 @@ TEST_CASE("status_for_open_error: 404 for names that do not exist, 403 for refus
     CHECK(status(ELOOP) == 403);
     CHECK(status(EACCES) == 403);
     CHECK(status(EPERM) == 403);
+    CHECK(status(ENXIO) == 403);  // a FIFO, device or socket, refused unopened
     CHECK(status(EIO) == 500);
     CHECK(status_for_open_error(std::make_error_code(std::errc::io_error)) == 500);
 }
@@ -543,6 +703,30 @@ TEST_CASE("plan_file_reply: 200, 304, 206 and 416 in the order of RFC 9110 13.2.
         q.if_modified_since = same;
         q.head = true;
         CHECK(plan_file_reply(q, size, mtime).status == 304);
+    }
+    SUBCASE("If-Modified-Since later than the server's clock is ignored (RFC 9110 13.1.3)") {
+        const std::time_t now = mtime + 3600;  // the file changed an hour ago
+        FileRequest q;
+        q.if_modified_since = format_http_date(now + 86400);  // a day ahead
+        FileReply r = plan_file_reply(q, size, mtime, now);
+        CHECK(r.status == 200);
+        CHECK(r.length == size);
+        q.if_modified_since = format_http_date(now + 1);  // one second ahead
+        CHECK(plan_file_reply(q, size, mtime, now).status == 200);
+        // Not in the future, and not older than the file: still 304.
+        for (const std::time_t since : {mtime, mtime + 60, now}) {
+            CAPTURE(since);
+            q.if_modified_since = format_http_date(since);
+            CHECK(plan_file_reply(q, size, mtime, now).status == 304);
+        }
+        q.if_modified_since = format_http_date(mtime - 1);
+        CHECK(plan_file_reply(q, size, mtime, now).status == 200);
+        q.if_modified_since = "Sun, 06 Nov 1994 08:49:37 UTC";  // not an HTTP-date: ignored
+        CHECK(plan_file_reply(q, size, mtime, now).status == 200);
+        // The overload without `now` reads the clock: a day ahead of it is
+        // in the future too.
+        q.if_modified_since = format_http_date(std::time(nullptr) + 86400);
+        CHECK(plan_file_reply(q, size, mtime).status == 200);
     }
     SUBCASE("If-None-Match overrides If-Modified-Since; only * matches without ETags") {
         FileRequest q;

@@ -364,6 +364,91 @@ TEST_CASE("run_every with a zero or negative interval throws std::system_error")
     CHECK(loop.timer_count() == 0);
 }
 
+// ---- delays past the end of the clock ------------------------------------------------------
+
+// A delay so long that now() + delay does not fit the clock saturates at
+// TimePoint::max(): the timer never fires (it used to wrap into the past and
+// fire at once). It stays pending and can be cancelled like any other.
+TEST_CASE("a delay past the end of the clock never fires and can be cancelled") {
+    EventLoop loop;
+    // The smallest delay that overflows: one tick past TimePoint::max().
+    const Duration just_past = (TimePoint::max() - loop.now()) + Duration(1);
+    bool fired = false;
+    TimerId id;
+    SUBCASE("run_after(Duration::max())") {
+        id = loop.run_after(Duration::max(), [&] { fired = true; });
+    }
+    SUBCASE("run_after one tick past the end of the clock") {
+        id = loop.run_after(just_past, [&] { fired = true; });
+    }
+    SUBCASE("run_after exactly to the end of the clock") {
+        id = loop.run_after(just_past - Duration(1), [&] { fired = true; });
+    }
+    SUBCASE("run_every(Duration::max())") {
+        id = loop.run_every(Duration::max(), [&] { fired = true; });
+    }
+    SUBCASE("run_every one tick past the end of the clock") {
+        id = loop.run_every(just_past, [&] { fired = true; });
+    }
+    SUBCASE("run_at(TimePoint::max())") {
+        id = loop.run_at(TimePoint::max(), [&] { fired = true; });
+    }
+    // A nearer timer still fires on time: the far one does not hold up the
+    // poll timeout either way.
+    bool near_fired = false;
+    loop.run_after(milliseconds(5), [&] { near_fired = true; });
+    run_for(loop, milliseconds(50));
+    CHECK(near_fired);
+    CHECK_FALSE(fired);
+    CHECK(loop.timer_count() == 1);
+    CHECK(loop.cancel(id));
+    CHECK(loop.timer_count() == 0);
+}
+
+TEST_CASE("a repeating timer whose next deadline would pass the end of the clock saturates") {
+    // The re-arm path, on the queue with a synthetic clock: the first
+    // deadline fits, the second (deadline + interval) does not. It must land
+    // on TimePoint::max(), not wrap into the past and fire again at once.
+    detail::TimerQueue queue;
+    const TimePoint t0 = TimePoint{} + std::chrono::hours(1);
+    const Duration interval = Duration::max() / 2 + Duration(1);
+    int ticks = 0;
+    queue.add(t0 + interval, interval, [&] { ++ticks; });
+    CHECK(queue.run_due(t0 + interval) == 1);
+    REQUIRE(queue.next_deadline());
+    CHECK(*queue.next_deadline() == TimePoint::max());
+    CHECK(queue.run_due(t0 + interval + Duration(1)) == 0);
+    CHECK(ticks == 1);
+
+    // Late by whole intervals near the end of the clock: the skip-ahead
+    // saturates too.
+    detail::TimerQueue late;
+    const TimePoint start = TimePoint::max() - milliseconds(25);
+    late.add(start, milliseconds(10), [&] { ++ticks; });
+    CHECK(late.run_due(TimePoint::max() - Duration(1)) == 1);
+    REQUIRE(late.next_deadline());
+    CHECK(*late.next_deadline() == TimePoint::max());
+    CHECK(ticks == 2);
+}
+
+TEST_CASE("saturating deadline arithmetic") {
+    using detail::add_saturating;
+    constexpr std::int64_t kMax = INT64_MAX;
+    constexpr std::int64_t kMin = INT64_MIN;
+    CHECK(add_saturating(1, 2) == 3);
+    CHECK(add_saturating(kMax - 1, 1) == kMax);
+    CHECK(add_saturating(kMax - 1, 2) == kMax);
+    CHECK(add_saturating(1, kMax) == kMax);
+    CHECK(add_saturating(-1, kMax) == kMax - 1);
+    CHECK(add_saturating(kMin + 1, -1) == kMin);
+    CHECK(add_saturating(kMin + 1, -2) == kMin);
+    CHECK(add_saturating(-1, kMin) == kMin);
+    CHECK(add_saturating(kMax, kMin) == -1);
+    const TimePoint t = TimePoint{} + std::chrono::hours(1);
+    CHECK(detail::deadline_after(t, Duration::max()) == TimePoint::max());
+    CHECK(detail::deadline_after(t, milliseconds(1)) == t + milliseconds(1));
+}
+
 // ---- counting and scale --------------------------------------------------------------------
 
 TEST_CASE("timer_count() tracks pending timers") {

@@ -20,6 +20,13 @@
 //     header can be put in front of a message already appended, without
 //     copying the message. kPrependRoom bytes are kept free for that.
 //
+// Because prepend() may use that room, kPrependRoom + size() can be larger
+// than the capacity (after shrink_to_fit(), say). Room checks therefore
+// never subtract from the capacity anything not known to be smaller; they
+// compare sums that are first checked not to wrap. A request beyond what a
+// size_t can describe throws std::length_error; one the allocator refuses
+// throws std::bad_alloc. Either way the buffer is left as it was.
+//
 // A Buffer is one pointer wide, and an empty Buffer with no storage holds no
 // memory at all: a server with 10,000 idle connections pays 16 bytes for
 // their two buffers, not 10,000 blocks (docs/tcp.md has the arithmetic).
@@ -34,7 +41,9 @@
 // Thread safety: none; a Buffer belongs to one thread at a time.
 #pragma once
 
+#include <cassert>
 #include <cstddef>
+#include <limits>
 #include <span>
 #include <string>
 #include <string_view>
@@ -114,15 +123,20 @@ public:
 
     // ---- writing ---------------------------------------------------------------
 
+    /// Copies `n` bytes after the content. Throws std::length_error or
+    /// std::bad_alloc (buffer unchanged) if the block cannot grow enough.
     void append(const void* data, std::size_t n);
     void append(std::string_view text) { append(text.data(), text.size()); }
     /// Puts `n` bytes just before the content, growing the front room if
     /// needed (a copy of the content, only when kPrependRoom is not enough).
+    /// Throws as append() does.
     void prepend(const void* data, std::size_t n);
-    /// Makes room for at least `n` more bytes after the content.
+    /// Makes room for at least `n` more bytes after the content. Throws as
+    /// append() does.
     void ensure_writable(std::size_t n);
     /// Direct writing: fill write_pointer()[0 .. writable_bytes()), then
-    /// commit() the bytes written. ensure_writable() first.
+    /// commit() the bytes written (n <= writable_bytes(), asserted).
+    /// ensure_writable() first.
     char* write_pointer() noexcept;
     std::span<char> writable_span() noexcept { return {write_pointer(), writable_bytes()}; }
     void commit(std::size_t n) noexcept;
@@ -161,6 +175,10 @@ private:
         bool borrowed;         // a thread's scratch block: never freed by a Buffer
         char* bytes() noexcept { return reinterpret_cast<char*>(this + 1); }
     };
+    // The largest data area: header plus data area must fit one size_t.
+    static constexpr std::size_t kMaxCapacity =
+        std::numeric_limits<std::size_t>::max() - sizeof(Block);
+    static bool exceeds_max_capacity(std::size_t a, std::size_t b, std::size_t c) noexcept;
     static Block* allocate_block(std::size_t capacity);
     static void free_block(Block* block) noexcept;
     void reallocate(std::size_t capacity, std::size_t front);
@@ -187,6 +205,7 @@ inline char* Buffer::write_pointer() noexcept {
     return block_ != nullptr ? block_->bytes() + block_->write : nullptr;
 }
 inline void Buffer::commit(std::size_t n) noexcept {
+    assert(n <= writable_bytes());
     if (block_ != nullptr) block_->write += n;
 }
 inline void Buffer::consume_all() noexcept {

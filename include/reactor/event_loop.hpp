@@ -141,13 +141,17 @@ public:
     // ---- timers -------------------------------------------------------------
 
     /// Runs `cb` once, `delay` after now() (never earlier). Loop thread only.
+    /// A delay that reaches past the end of the clock (Duration::max())
+    /// saturates at TimePoint::max(): the timer never fires, but stays
+    /// pending until cancelled.
     TimerId run_after(Duration delay, Callback cb);
     /// Runs `cb` once at `when` (immediately in the next step if past).
     TimerId run_at(TimePoint when, Callback cb);
     /// Runs `cb` every `interval` (> 0), first after one interval. The next
     /// deadline is computed from the previous deadline, not from when the
     /// callback ran, so the cadence does not drift; if the loop fell behind
-    /// by whole intervals, the missed ticks are skipped, not bunched.
+    /// by whole intervals, the missed ticks are skipped, not bunched. A
+    /// deadline past the end of the clock saturates as in run_after().
     TimerId run_every(Duration interval, Callback cb);
     /// Cancels a pending timer. Returns true if it was pending; false (and
     /// does nothing) for a timer that already fired, was cancelled, or a

@@ -5,7 +5,7 @@
 //
 // Two implementations with one contract (static_files.hpp, open_beneath()):
 //
-//   open_beneath ──► Linux 5.6+: openat2(RESOLVE_BENEATH)   one system call
+//   open_beneath ──► Linux 5.6+: openat2(RESOLVE_BENEATH)   the directories in one call
 //                └─► otherwise:  component walk             POSIX openat / readlinkat
 //
 // The walk keeps a stack of directory fds, the root at the bottom. Each
@@ -16,6 +16,25 @@
 // kernel across more than one component, so a link swapped in while we walk
 // is noticed at its openat(O_NOFOLLOW) and then resolved beneath the root
 // like any other.
+//
+// The last component is looked at before it is opened, in both ways:
+//
+//   parent dir fd + name ──► fstatat(AT_SYMLINK_NOFOLLOW)
+//        symbolic link   ──► read it, resolve its target beneath the root
+//        regular file    ──► openat(O_NOFOLLOW | O_NONBLOCK), fstat: the same
+//        directory       ──► openat(O_DIRECTORY | O_NOFOLLOW), fstat: the same
+//        anything else   ──► ENXIO, never opened
+//
+// Opening a FIFO, a device or a socket can block or have side effects (a
+// FIFO's writers wake up; a tape rewinds; a watchdog arms), so such a file
+// must be refused by its type, not after it was opened. The walk stands in
+// the parent directory anyway; the openat2 way opens the parent with
+// RESOLVE_BENEATH (O_PATH: no read permission needed) and takes the last
+// step itself. Between fstatat() and openat() the name can be replaced;
+// O_NOFOLLOW, O_DIRECTORY, O_NONBLOCK and O_NOCTTY bound what such a swap
+// can do (no link followed, no wait, no controlling terminal), and the fstat
+// after the open catches it (another inode): the fd is closed and the name
+// looked at again.
 #include <reactor/http/static_files.hpp>
 
 #include "http/open_beneath.hpp"
@@ -27,6 +46,7 @@
 
 #include <atomic>
 #include <climits>
+#include <cstdint>
 #include <deque>
 #include <string>
 #include <utility>
@@ -44,14 +64,21 @@ namespace reactor::detail {
 
 namespace {
 
-// How every file is opened. O_NONBLOCK: opening a FIFO for reading would
-// otherwise wait for a writer, holding a worker thread forever; it does not
-// change reads of a regular file. O_NOCTTY: a terminal device in the tree
-// must not become our controlling terminal.
+// How every file is opened. O_NONBLOCK: should a FIFO be swapped in after
+// its type was checked, opening it must not wait for a writer (holding a
+// worker thread forever); it does not change reads of a regular file.
+// O_NOCTTY: nor may a terminal swapped in become our controlling terminal.
 constexpr int kOpenFlags = O_RDONLY | O_CLOEXEC | O_NONBLOCK | O_NOCTTY;
+// The last component, once its type is known: never through a link.
+constexpr int kFileFlags = kOpenFlags | O_NOFOLLOW;
+constexpr int kDirFlags = kOpenFlags | O_NOFOLLOW | O_DIRECTORY;
 
 // As Linux's MAXSYMLINKS: more links than this in one resolution is a loop.
 constexpr int kMaxLinks = 40;
+
+// How often the last component is looked at again when it changed between
+// fstatat() and openat(); past that, someone is swapping it on purpose.
+constexpr int kMaxLookAgain = 8;
 
 std::error_code errno_code(int e) {
     return {e, std::system_category()};
@@ -110,20 +137,96 @@ bool is_absolute_or_has_nul(std::string_view path) {
     return (!path.empty() && path.front() == '/') || path.find('\0') != std::string_view::npos;
 }
 
+// A symbolic link met during a resolution: counts it and checks its target
+// can be resolved beneath the root. False with `ec` set if not.
+bool accept_link(const std::string& target, int& links, std::error_code& ec) {
+    if (++links > kMaxLinks) {
+        ec = errno_code(ELOOP);
+        return false;
+    }
+    if (target.empty()) {
+        ec = errno_code(ENOENT);
+        return false;
+    }
+    if (target.front() == '/') {
+        ec = errno_code(EXDEV);
+        return false;
+    }
+    return true;
+}
+
+// The outcome of open_last(): an open fd; or a symbolic link (its target,
+// still to be resolved); or neither, with the error code set.
+struct LastStep {
+    int fd = -1;
+    bool link = false;
+    std::string target;
+};
+
+// Opens `name` in the directory `dir` if it is a regular file or a
+// directory, having read its type first; see the top of the file.
+LastStep open_last(int dir, const std::string& name, std::error_code& ec) {
+    LastStep step;
+    for (int look = 0; look < kMaxLookAgain; ++look) {
+        struct stat before{};
+        if (retry_eintr(ec, [&] {
+                return ::fstatat(dir, name.c_str(), &before, AT_SYMLINK_NOFOLLOW);
+            }) != 0) {
+            return step;
+        }
+        if (S_ISLNK(before.st_mode)) {
+            if (read_link(dir, name, step.target)) {
+                step.link = true;
+                ec.clear();
+                return step;
+            }
+            continue;  // no longer a link: look again
+        }
+        int flags = 0;
+        if (S_ISREG(before.st_mode)) {
+            flags = kFileFlags;
+        } else if (S_ISDIR(before.st_mode)) {
+            flags = kDirFlags;
+        } else {
+            // A FIFO, a device or a socket: refused unopened. ENXIO is what
+            // open() itself says for a socket.
+            ec = errno_code(ENXIO);
+            return step;
+        }
+        const int fd = retry_eintr(ec, [&] { return ::openat(dir, name.c_str(), flags); });
+        if (fd < 0) {
+            // Replaced between the two calls: by a link (ELOOP; EMLINK on
+            // FreeBSD), by a non-directory (ENOTDIR), or removed (ENOENT).
+            const int error = ec.value();
+            if (error == ELOOP || error == EMLINK || error == ENOTDIR || error == ENOENT) continue;
+            return step;
+        }
+        struct stat after{};
+        if (::fstat(fd, &after) == 0 && after.st_dev == before.st_dev &&
+            after.st_ino == before.st_ino &&
+            (after.st_mode & S_IFMT) == (before.st_mode & S_IFMT)) {
+            step.fd = fd;
+            ec.clear();
+            return step;
+        }
+        ::close(fd);  // another file was swapped in: look again
+    }
+    ec = errno_code(EAGAIN);
+    return step;
+}
+
 }  // namespace
 
-int open_beneath_kernel(int root_fd, std::string_view relative, std::error_code& ec) {
 #if defined(REACTOR_HAVE_OPENAT2)
-    if (is_absolute_or_has_nul(relative)) {
-        ec = errno_code(relative.front() == '/' ? EXDEV : ENOENT);
-        return -1;
-    }
+namespace {
+
+// One openat2() beneath `root_fd`, retried as the kernel asks.
+int openat2_beneath(int root_fd, const std::string& path, int flags, std::error_code& ec) {
     open_how how{};
-    how.flags = kOpenFlags;
+    how.flags = static_cast<std::uint64_t>(flags);
     // RESOLVE_NO_MAGICLINKS: /proc/self/fd/N style links, which jump
     // anywhere, are refused even if someone mounted /proc beneath the root.
     how.resolve = RESOLVE_BENEATH | RESOLVE_NO_MAGICLINKS;
-    const std::string path = relative.empty() ? std::string(".") : std::string(relative);
     for (int attempt = 0;; ++attempt) {
         const long fd = ::syscall(SYS_openat2, root_fd, path.c_str(), &how, sizeof how);
         if (fd >= 0) {
@@ -136,6 +239,45 @@ int open_beneath_kernel(int root_fd, std::string_view relative, std::error_code&
         if (errno == EINTR || (errno == EAGAIN && attempt < 8)) continue;
         ec = last_error();
         return -1;
+    }
+}
+
+}  // namespace
+#endif
+
+int open_beneath_kernel(int root_fd, std::string_view relative, std::error_code& ec) {
+#if defined(REACTOR_HAVE_OPENAT2)
+    if (is_absolute_or_has_nul(relative)) {
+        ec = errno_code(relative.front() == '/' ? EXDEV : ENOENT);
+        return -1;
+    }
+    // The kernel resolves everything up to the last component; the last
+    // step is open_last()'s. A link there is resolved by putting its target
+    // in place of the name and letting the kernel resolve the result.
+    std::string path(relative);
+    int links = 0;
+    for (;;) {
+        const std::size_t slash = path.rfind('/');
+        // The directory part, with its '/' ("" for a name in the root).
+        const std::string dir = path.substr(0, slash == std::string::npos ? 0 : slash + 1);
+        const std::string name = path.substr(dir.size());
+        if (name.empty() || name == "." || name == "..") {
+            // The path names a directory: O_DIRECTORY refuses anything else
+            // before the kernel would open it.
+            return openat2_beneath(root_fd, path.empty() ? "." : path, kOpenFlags | O_DIRECTORY,
+                                   ec);
+        }
+        // A name in the root itself needs no parent opened. O_PATH: the
+        // parent is only a place to stand, so search permission suffices.
+        const int parent = dir.empty() ? root_fd
+                                       : openat2_beneath(root_fd, dir,
+                                                         O_PATH | O_DIRECTORY | O_CLOEXEC, ec);
+        if (parent < 0) return -1;
+        LastStep step = open_last(parent, name, ec);
+        if (parent != root_fd) ::close(parent);
+        if (!step.link) return step.fd;
+        if (!accept_link(step.target, links, ec)) return -1;
+        path = dir + step.target;
     }
 #else
     (void)root_fd;
@@ -166,13 +308,19 @@ int open_beneath_walk(int root_fd, std::string_view relative, std::error_code& e
             }
             continue;
         }
+        if (pending.empty()) {
+            // The last component: its type is read before it is opened.
+            LastStep step = open_last(dirs.top(), name, ec);
+            if (!step.link) return step.fd;
+            if (!accept_link(step.target, links, ec)) return -1;
+            push_front_components(pending, step.target);
+            continue;
+        }
         // Anything after this component (even "" from a trailing '/')
-        // means it must be a directory, as the kernel's resolution says.
-        const bool last = pending.empty();
-        const int flags = kOpenFlags | O_NOFOLLOW | (last ? 0 : O_DIRECTORY);
-        const int fd = retry_eintr(ec, [&] { return ::openat(dirs.top(), name.c_str(), flags); });
+        // means it must be a directory, as the kernel's resolution says;
+        // O_DIRECTORY refuses anything else before it would be opened.
+        const int fd = retry_eintr(ec, [&] { return ::openat(dirs.top(), name.c_str(), kDirFlags); });
         if (fd >= 0) {
-            if (last) return fd;
             dirs.push(fd);
             continue;
         }
@@ -183,18 +331,7 @@ int open_beneath_walk(int root_fd, std::string_view relative, std::error_code& e
         std::string target;
         if ((error == ELOOP || error == EMLINK || error == ENOTDIR) &&
             read_link(dirs.top(), name, target)) {
-            if (++links > kMaxLinks) {
-                ec = errno_code(ELOOP);
-                return -1;
-            }
-            if (target.empty()) {
-                ec = errno_code(ENOENT);
-                return -1;
-            }
-            if (target.front() == '/') {
-                ec = errno_code(EXDEV);
-                return -1;
-            }
+            if (!accept_link(target, links, ec)) return -1;
             push_front_components(pending, target);
             continue;
         }
@@ -239,6 +376,7 @@ int status_for_open_error(std::error_code ec) noexcept {
     case EMLINK:
     case EACCES:
     case EPERM:
+    case ENXIO:  // a FIFO, device or socket, refused unopened
         return 403;
     default:
         return 500;

@@ -375,6 +375,11 @@ FileRequest FileRequest::from(const Request& request) {
 }
 
 FileReply plan_file_reply(const FileRequest& request, std::uint64_t size, std::time_t mtime) {
+    return plan_file_reply(request, size, mtime, std::time(nullptr));
+}
+
+FileReply plan_file_reply(const FileRequest& request, std::uint64_t size, std::time_t mtime,
+                          std::time_t now) {
     FileReply reply;
     const auto not_modified = [&] {
         reply.status = 304;
@@ -383,14 +388,18 @@ FileReply plan_file_reply(const FileRequest& request, std::uint64_t size, std::t
     if (request.if_none_match) {
         if (detail::trim_ows(*request.if_none_match) == "*") return not_modified();
     } else if (request.if_modified_since) {
-        const auto since = parse_http_date(*request.if_modified_since);
-        if (since && mtime <= *since) return not_modified();
+        // RFC 9110 section 13.1.3: ignored unless a valid HTTP-date no later
+        // than our clock. A date in the future says nothing about the
+        // client's copy (a wrong clock, or a probe), and honouring it would
+        // keep answering 304 after the file changed, until that date.
+        const auto since = parse_http_date(*request.if_modified_since, now);
+        if (since && *since <= now && mtime <= *since) return not_modified();
     }
 
     reply.length = size;
     if (request.head || !request.range) return reply;
     if (request.if_range) {
-        const auto date = parse_http_date(*request.if_range);
+        const auto date = parse_http_date(*request.if_range, now);
         if (!date || *date != mtime) return reply;
     }
     const ByteRange range = parse_range(*request.range, size);

@@ -88,19 +88,32 @@ MappedPath map_request_path(std::string_view path);
 /// stay beneath the root are followed (at most 40 in one call, as Linux).
 /// An empty path opens the root itself.
 ///
+/// Only a regular file or a directory is opened. The type of the last
+/// component is read first (fstatat without following a link), so a FIFO,
+/// device or socket is refused without ever being opened: opening one can
+/// block or have side effects (a FIFO's writers wake up, a device acts on
+/// open). The file is then opened with O_NOFOLLOW and fstat'ed again; if
+/// another file was swapped in between, it is closed and the name looked at
+/// again.
+///
 /// Returns a new fd (O_RDONLY | O_CLOEXEC | O_NONBLOCK; the caller owns and
-/// closes it), which may be a directory or any file type, so fstat() it; or
-/// -1 with `ec` set to the errno: EXDEV when the path leads out of the root,
-/// ELOOP for too many links, ENOENT, ENOTDIR, EACCES... as the file system
-/// says. O_NONBLOCK keeps the open itself from hanging on a FIFO (pread of
-/// a regular file is not affected by it). Intermediate directories are
-/// opened with O_RDONLY, so they must be readable, not only searchable.
+/// closes it) of a regular file or a directory, so fstat() it; or -1 with
+/// `ec` set to the errno: EXDEV when the path leads out of the root, ENXIO
+/// for a FIFO, device or socket, ELOOP for too many links, EAGAIN if the
+/// name kept changing under us, ENOENT, ENOTDIR, EACCES... as the file
+/// system says. O_NONBLOCK and O_NOCTTY bound what a special file swapped
+/// in at the last moment could do: no waiting for a FIFO's writer, no
+/// controlling terminal (pread of a regular file is not affected). In the
+/// component walk (below) intermediate directories are opened with
+/// O_RDONLY, so they must be readable, not only searchable.
 ///
 /// Blocking: call it on a worker thread. Thread-safe.
 ///
 /// Platforms: on Linux 5.6 and later this is one openat2() call with
 /// RESOLVE_BENEATH | RESOLVE_NO_MAGICLINKS (the kernel resolves beneath the
-/// root atomically). Elsewhere, or if openat2 is missing or filtered
+/// root atomically) for the directory part, then the type check and open
+/// above on the last component; a link there is resolved by another such
+/// call on its target (same limit of 40). Elsewhere, or if openat2 is missing or filtered
 /// (ENOSYS, EPERM from a seccomp policy), the path is walked one component
 /// at a time with openat(O_NOFOLLOW), reading each symbolic link met with
 /// readlinkat() and resolving its target beneath the root by the same walk;
@@ -151,7 +164,8 @@ OpenedFile open_for_serving(int root_fd, const MappedPath& path,
 
 /// The HTTP status for an open_beneath() failure: 404 for names that do not
 /// exist (ENOENT, ENOTDIR, ENAMETOOLONG), 403 for what exists but is refused
-/// (EXDEV: leads out of the root, ELOOP, EACCES, EPERM), 500 otherwise.
+/// (EXDEV: leads out of the root, ENXIO: a special file, ELOOP, EACCES,
+/// EPERM), 500 otherwise.
 int status_for_open_error(std::error_code ec) noexcept;
 
 // ---- Content-Type ------------------------------------------------------------------
@@ -244,12 +258,19 @@ struct FileReply {
 ///     "*" matches (the file exists) and yields 304. When If-None-Match is
 ///     present, If-Modified-Since is ignored (section 13.1.3).
 ///  2. If-Modified-Since: a valid HTTP-date not older than `mtime` yields
-///     304; an invalid one is ignored.
+///     304; an invalid one is ignored, and so is one later than `now`
+///     (section 13.1.3: a date in the future cannot describe the client's
+///     copy, and would pin 304 on a file that changes before that date).
 ///  3. Range, for GET only (section 14.2): ignored when If-Range is present
 ///     and is not an HTTP-date equal to `mtime` (an entity tag never
 ///     matches, having none); else parse_range() decides 206 or 416.
 /// Otherwise 200 with the whole file. For HEAD the reply describes what GET
-/// would send; the caller sends no body.
+/// would send; the caller sends no body. `now` is the server's current time
+/// (seconds since the epoch), for the future-date rule and for two-digit
+/// years in the dates.
+FileReply plan_file_reply(const FileRequest& request, std::uint64_t size, std::time_t mtime,
+                          std::time_t now);
+/// As above, with `now` the current time (std::time).
 FileReply plan_file_reply(const FileRequest& request, std::uint64_t size, std::time_t mtime);
 
 }  // namespace reactor::http
