@@ -608,3 +608,33 @@ TEST_CASE("the word-at-a-time scans agree with the byte table for every byte and
         }
     }
 }
+
+// ---- per-request state --------------------------------------------------------------
+
+TEST_CASE("nothing of one request leaks into the next: a reused parser equals a fresh one") {
+    const std::vector<std::string> sequence = {
+        "GET http://example.com:81/abs?q HTTP/1.1\r\nHost: h\r\n\r\n",
+        "GET / HTTP/1.1\r\nHost: other\r\n\r\n",
+        "CONNECT example.com:443 HTTP/1.1\r\nHost: example.com:443\r\n\r\n",
+        "GET /old HTTP/1.0\r\n\r\n",
+        "POST /c HTTP/1.1\r\nHost: h\r\nTransfer-Encoding: chunked\r\nExpect: 100-continue\r\n\r\n"
+        "3;a=\"b\"\r\nabc\r\n0\r\nT: 1\r\n\r\n",
+        "POST /l HTTP/1.1\r\nHost: h\r\nContent-Length: 2\r\nConnection: close\r\n\r\nhi",
+        "OPTIONS * HTTP/1.1\r\nHost: h\r\n\r\n",
+        "GET /bad HTTP/1.1\r\nHost: a b\r\n\r\n",
+        "GET /after-failure HTTP/1.1\r\nHost: h\r\n\r\n",
+    };
+    RequestParser reused;
+    for (const std::string& request : sequence) {
+        CAPTURE(request);
+        const std::size_t n = reused.feed(request);
+        CHECK(snapshot(reused, n) == parse_whole(request));
+        reused.reset();
+        CHECK_FALSE(reused.started());
+        CHECK_FALSE(reused.headers_complete());
+        CHECK(reused.error_status() == 0);
+        CHECK(std::string_view(reused.error_reason()).empty());
+        CHECK(reused.request().path().empty());
+        CHECK(reused.request().headers().empty());
+    }
+}

@@ -6,6 +6,9 @@
 // one table lookup per byte. The body is a byte-level state machine for the
 // chunk framing, with bulk copies for Content-Length bodies and chunk data.
 // The rules and the attacks they stop are listed in docs/http.md.
+//
+// Per-request state is one value (PerRequest cur_), reset by assignment; the
+// buffers live beside it and keep their capacity.
 #include <reactor/http/request_parser.hpp>
 
 #include "http/chars.hpp"
@@ -67,8 +70,8 @@ std::optional<std::string_view> Request::header(std::string_view name) const noe
 }
 
 std::optional<std::uint64_t> Request::content_length() const noexcept {
-    if (!has_content_length_) return std::nullopt;
-    return content_length_;
+    if (!f_.has_content_length) return std::nullopt;
+    return f_.content_length;
 }
 
 RequestParser::RequestParser(Limits limits) : limits_(limits) {
@@ -79,24 +82,19 @@ RequestParser::RequestParser(Limits limits) : limits_(limits) {
 }
 
 std::size_t RequestParser::feed(std::string_view data) {
-    if (data.empty() || state_ == State::Done || state_ == State::Failed) return 0;
+    if (data.empty() || cur_.state == State::Done || cur_.state == State::Failed) return 0;
     const char* const begin = data.data();
     const char* const end = begin + data.size();
     const char* p = begin;
-    started_ = true;
+    cur_.started = true;
 
-    if (state_ == State::RequestLine || state_ == State::HeaderLines) {
+    if (cur_.state == State::RequestLine || cur_.state == State::HeaderLines) {
         p = feed_head(p, end);
     }
-    if (state_ == State::FixedBody && p < end) {
-        const auto n = static_cast<std::size_t>(
-            std::min<std::uint64_t>(remaining_, static_cast<std::uint64_t>(end - p)));
-        body_.append(p, n);
-        p += n;
-        remaining_ -= n;
-        if (remaining_ == 0) finish();
+    if (cur_.state == State::FixedBody && p < end) {
+        p = feed_fixed_body(p, end);
     }
-    if (state_ != State::Done && state_ != State::Failed && p < end) {
+    if (cur_.state >= State::ChunkSize && cur_.state < State::Done && p < end) {
         p = feed_chunked(p, end);
     }
     return static_cast<std::size_t>(p - begin);
@@ -107,27 +105,27 @@ std::size_t RequestParser::feed(std::string_view data) {
 // (so a request that arrives in one read costs one copy, not one per line).
 // A line split across feed() calls is completed in head_ and checked there.
 const char* RequestParser::feed_head(const char* p, const char* end) {
-    if (head_.size() > line_start_) {
+    if (head_.size() > cur_.line_start) {
         const auto* lf = static_cast<const char*>(std::memchr(p, '\n', end - p));
         const char* stop = lf ? lf + 1 : end;
         const auto n = static_cast<std::size_t>(stop - p);
         // Checked before copying, also for a line still incomplete, so a
         // peer that never sends LF is refused as soon as it passes the limit.
-        if (head_bytes_ + n > limits_.max_header_bytes) {
+        if (cur_.head_bytes + n > limits_.max_header_bytes) {
             fail(431, "request line and headers exceed the size limit");
             return stop;
         }
         head_.append(p, n);
-        head_bytes_ += n;
+        cur_.head_bytes += n;
         p = stop;
         if (!lf) return p;
         const auto size = static_cast<std::uint32_t>(head_.size());
-        switch (on_head_line(head_.data() + line_start_, line_start_, size - line_start_)) {
+        switch (on_head_line(head_.data() + cur_.line_start, cur_.line_start, size - cur_.line_start)) {
         case LineResult::Next:
-            line_start_ = size;
+            cur_.line_start = size;
             break;
         case LineResult::SkippedEmpty:
-            head_.resize(line_start_);
+            head_.resize(cur_.line_start);
             break;
         case LineResult::HeadEnd:
             on_head_complete();
@@ -137,14 +135,14 @@ const char* RequestParser::feed_head(const char* p, const char* end) {
         }
     }
 
-    // From here on head_ ends at a line boundary: head_[line_start_] is where
+    // From here on head_ ends at a line boundary: head_[cur_.line_start] is where
     // `kept` will be copied to. A line must end before `limit` to fit in
     // max_header_bytes, so one bound checks every line of this call: an LF
     // found before it ends a line that fits; none found before it, when the
     // input goes on past it, means the head is too large.
     const char* kept = p;
-    const std::uint32_t base = line_start_;
-    const std::size_t room = limits_.max_header_bytes - head_bytes_;
+    const std::uint32_t base = cur_.line_start;
+    const std::size_t room = limits_.max_header_bytes - cur_.head_bytes;
     const char* const limit = static_cast<std::size_t>(end - p) > room ? p + room : end;
     const char* const start = p;
     while (p < limit) {
@@ -163,7 +161,7 @@ const char* RequestParser::feed_head(const char* p, const char* end) {
             kept = p;
             break;
         case LineResult::HeadEnd:
-            head_bytes_ += static_cast<std::size_t>(stop - start);
+            cur_.head_bytes += static_cast<std::size_t>(stop - start);
             head_.append(kept, static_cast<std::size_t>(stop - kept));
             on_head_complete();
             return stop;
@@ -176,8 +174,8 @@ const char* RequestParser::feed_head(const char* p, const char* end) {
         return limit + 1;
     }
     // The rest of the input is the start of a line still incomplete.
-    head_bytes_ += static_cast<std::size_t>(end - start);
-    line_start_ = base + static_cast<std::uint32_t>(p - kept);
+    cur_.head_bytes += static_cast<std::size_t>(end - start);
+    cur_.line_start = base + static_cast<std::uint32_t>(p - kept);
     head_.append(kept, static_cast<std::size_t>(end - kept));
     return end;
 }
@@ -190,12 +188,12 @@ inline RequestParser::LineResult RequestParser::on_head_line(const char* s, std:
     // that does not would see a different set of headers: refusing it keeps
     // both sides agreeing where the head ends.
     if (length < 2 || s[length - 2] != '\r') {
-        fail(400, state_ == State::RequestLine ? "bare LF in the request line"
+        fail(400, cur_.state == State::RequestLine ? "bare LF in the request line"
                                                : "bare LF in a header line");
         return LineResult::Failed;
     }
     const std::uint32_t content = length - 2;
-    if (state_ == State::HeaderLines) {
+    if (cur_.state == State::HeaderLines) {
         if (content == 0) return LineResult::HeadEnd;
         return parse_header_line(s, offset, content) ? LineResult::Next : LineResult::Failed;
     }
@@ -206,7 +204,7 @@ inline RequestParser::LineResult RequestParser::on_head_line(const char* s, std:
         return LineResult::SkippedEmpty;
     }
     if (!parse_request_line(s, offset, content)) return LineResult::Failed;
-    state_ = State::HeaderLines;
+    cur_.state = State::HeaderLines;
     return LineResult::Next;
 }
 
@@ -221,7 +219,7 @@ bool RequestParser::parse_request_line(const char* s, std::uint32_t offset,
     if (i == 0 || i == length || s[i] != ' ') {
         return fail(400, "invalid character in the method");
     }
-    method_ = {offset, i};
+    cur_.method = {offset, i};
 
     const std::uint32_t t = i + 1;
     const auto j = t + static_cast<std::uint32_t>(detail::target_prefix(s + t, length - t));
@@ -229,13 +227,13 @@ bool RequestParser::parse_request_line(const char* s, std::uint32_t offset,
     if (j == length || s[j] != ' ') {
         return fail(400, "invalid character in the request target");
     }
-    target_ = {offset + t, j - t};
+    cur_.target = {offset + t, j - t};
 
     // The version is nearly always exactly "HTTP/1.1": one comparison.
     const char* v = s + j + 1;
     const std::uint32_t v_size = length - j - 1;
     if (v_size == 8 && detail::load_u64(v) == detail::load_u64("HTTP/1.1")) {
-        request_.version_ = Version::Http11;
+        request_.f_.version = Version::Http11;
         return true;
     }
     if (v_size != 8 || std::memcmp(v, "HTTP/", 5) != 0 || v[5] < '0' || v[5] > '9' ||
@@ -243,7 +241,7 @@ bool RequestParser::parse_request_line(const char* s, std::uint32_t offset,
         return fail(400, "malformed HTTP version");
     }
     if (v[5] != '1') return fail(505, "unsupported HTTP major version");
-    request_.version_ = v[7] == '0' ? Version::Http10 : Version::Http11;
+    request_.f_.version = v[7] == '0' ? Version::Http10 : Version::Http11;
     return true;
 }
 
@@ -294,10 +292,12 @@ bool RequestParser::fail_header_name(const char* s, std::uint32_t i, std::uint32
 bool RequestParser::note_special_header(std::string_view name, std::string_view value) {
     switch (name.size()) {
     case 4:
-        if (token_iequals(name, "host")) ++host_count_;
+        if (token_iequals(name, "host")) ++cur_.host_count;
         return true;
     case 6:
-        if (token_iequals(name, "expect") && iequals(value, "100-continue")) expect_continue_ = true;
+        if (token_iequals(name, "expect") && iequals(value, "100-continue")) {
+            cur_.expect_continue = true;
+        }
         return true;
     case 10:
         if (token_iequals(name, "connection")) parse_connection(value);
@@ -317,11 +317,11 @@ bool RequestParser::note_special_header(std::string_view name, std::string_view 
         }
         // Repeated identical Content-Length lines are accepted (RFC 9110
         // section 8.6 allows it); differing ones are a smuggling attempt.
-        if (has_content_length_ && n != content_length_) {
+        if (cur_.has_content_length && n != cur_.content_length) {
             return fail(400, "conflicting Content-Length values");
         }
-        has_content_length_ = true;
-        content_length_ = n;
+        cur_.has_content_length = true;
+        cur_.content_length = n;
         return true;
     }
     case 17:
@@ -336,18 +336,18 @@ bool RequestParser::note_special_header(std::string_view name, std::string_view 
 // lines. Only a final "chunked" tells where a request body ends (RFC 9112
 // section 6.3); the verdict is given once the head is complete.
 bool RequestParser::parse_transfer_encoding(std::string_view value) {
-    has_transfer_encoding_ = true;
+    cur_.has_transfer_encoding = true;
     bool any = false;
     bool twice = false;
     for_each_list_element(value, [&](std::string_view coding) {
         any = true;
         if (iequals(coding, "chunked")) {
-            if (te_chunked_seen_) twice = true;
-            te_chunked_seen_ = true;
-            te_final_chunked_ = true;
+            if (cur_.te_chunked_seen) twice = true;
+            cur_.te_chunked_seen = true;
+            cur_.te_final_chunked = true;
         } else {
-            te_final_chunked_ = false;
-            te_unsupported_ = true;
+            cur_.te_final_chunked = false;
+            cur_.te_unsupported = true;
         }
     });
     if (!any) return fail(400, "empty Transfer-Encoding");
@@ -357,165 +357,153 @@ bool RequestParser::parse_transfer_encoding(std::string_view value) {
 
 void RequestParser::parse_connection(std::string_view value) noexcept {
     for_each_list_element(value, [&](std::string_view option) {
-        if (iequals(option, "close")) connection_close_ = true;
-        if (iequals(option, "keep-alive")) connection_keep_alive_ = true;
+        if (iequals(option, "close")) cur_.connection_close = true;
+        if (iequals(option, "keep-alive")) cur_.connection_keep_alive = true;
     });
 }
 
 void RequestParser::on_head_complete() {
-    const bool http11 = request_.version_ == Version::Http11;
-    // RFC 9112 section 3.2: exactly one Host in HTTP/1.1, at most one in 1.0.
-    if (host_count_ > 1) {
-        fail(400, "more than one Host header");
-        return;
-    }
-    if (http11 && host_count_ == 0) {
-        fail(400, "HTTP/1.1 request without a Host header");
-        return;
-    }
-    if (has_transfer_encoding_) {
-        // Both framings at once is the classic request-smuggling vector
-        // (CL.TE / TE.CL): refuse instead of choosing one.
-        if (has_content_length_) {
-            fail(400, "both Content-Length and Transfer-Encoding");
-            return;
-        }
-        // RFC 9112 section 6.1: an HTTP/1.0 message with Transfer-Encoding has
-        // faulty framing (1.0 has no chunked coding).
-        if (!http11) {
-            fail(400, "Transfer-Encoding in an HTTP/1.0 request");
-            return;
-        }
-        if (!te_final_chunked_) {
-            fail(400, "chunked is not the final transfer coding");
-            return;
-        }
-        if (te_unsupported_) {
-            fail(501, "unsupported transfer coding");
-            return;
-        }
-    } else if (has_content_length_ && content_length_ > limits_.max_body) {
-        fail(413, "Content-Length exceeds the body limit");
-        return;
-    }
-
-    Request& r = request_;
-    r.method_ = view(method_);
-    r.target_ = view(target_);
-    // Short targets (the usual "/" or "/index.html") are searched inline;
-    // memchr pays off only on longer ones.
-    std::size_t q = 0;
-    if (r.target_.size() <= 16) {
-        while (q < r.target_.size() && r.target_[q] != '?') ++q;
-        if (q == r.target_.size()) q = std::string_view::npos;
-    } else {
-        q = r.target_.find('?');
-    }
-    r.path_ = r.target_.substr(0, q);
-    r.query_ = q == std::string_view::npos ? std::string_view() : r.target_.substr(q + 1);
-    if (!r.path_.empty() && r.path_[0] != '/' && r.path_ != "*") {
-        // absolute-form "scheme://authority/path" (RFC 9112 section 3.2.2):
-        // the path starts at the first '/' after the authority. Anything
-        // else (CONNECT's authority-form) keeps the whole target as path.
-        const std::size_t scheme_end = r.path_.find("://");
-        if (scheme_end != std::string_view::npos && scheme_end > 0) {
-            const std::size_t slash = r.path_.find('/', scheme_end + 3);
-            r.path_ = slash == std::string_view::npos ? std::string_view("/")
-                                                      : r.path_.substr(slash);
-        }
-    }
-    r.headers_.clear();
-    for (const HeaderSlot& h : slots_) r.headers_.push_back({view(h.name), view(h.value)});
-    r.has_content_length_ = has_content_length_;
-    r.content_length_ = content_length_;
-    r.chunked_ = has_transfer_encoding_;
-    r.keep_alive_ = http11 ? !connection_close_ : (connection_keep_alive_ && !connection_close_);
-    // RFC 9110 section 10.1.1: ignore 100-continue from an HTTP/1.0 client.
-    r.expects_continue_ = http11 && expect_continue_;
-    headers_complete_ = true;
-
-    if (has_transfer_encoding_) {
-        state_ = State::ChunkSize;
-        chunk_line_ = 0;
-    } else if (content_length_ > 0) {
-        state_ = State::FixedBody;
-        remaining_ = content_length_;
+    if (!check_head()) return;
+    fill_request();
+    cur_.headers_complete = true;
+    if (cur_.has_transfer_encoding) {
+        cur_.state = State::ChunkSize;
+    } else if (cur_.content_length > 0) {
+        cur_.state = State::FixedBody;
+        cur_.remaining = cur_.content_length;
         body_.reserve(static_cast<std::size_t>(
-            std::min<std::uint64_t>(content_length_, kMaxBodyReserve)));
+            std::min<std::uint64_t>(cur_.content_length, kMaxBodyReserve)));
     } else {
         finish();
     }
 }
 
-// The chunked body, byte by byte except for chunk-data (RFC 9112 section 7.1):
-//   chunk-size [ BWS ";" chunk-ext ] CRLF  chunk-data CRLF ... "0" CRLF
-//   *( field-line CRLF ) CRLF
+// The checks that need the whole head: one Host, and one unambiguous
+// body framing within the body limit.
+bool RequestParser::check_head() {
+    const bool http11 = request_.f_.version == Version::Http11;
+    // RFC 9112 section 3.2: exactly one Host in HTTP/1.1, at most one in 1.0.
+    if (cur_.host_count > 1) return fail(400, "more than one Host header");
+    if (http11 && cur_.host_count == 0) return fail(400, "HTTP/1.1 request without a Host header");
+    if (cur_.has_transfer_encoding) {
+        // Both framings at once is the classic request-smuggling vector
+        // (CL.TE / TE.CL): refuse instead of choosing one.
+        if (cur_.has_content_length) return fail(400, "both Content-Length and Transfer-Encoding");
+        // RFC 9112 section 6.1: an HTTP/1.0 message with Transfer-Encoding has
+        // faulty framing (1.0 has no chunked coding).
+        if (!http11) return fail(400, "Transfer-Encoding in an HTTP/1.0 request");
+        if (!cur_.te_final_chunked) return fail(400, "chunked is not the final transfer coding");
+        if (cur_.te_unsupported) return fail(501, "unsupported transfer coding");
+    } else if (cur_.has_content_length && cur_.content_length > limits_.max_body) {
+        return fail(413, "Content-Length exceeds the body limit");
+    }
+    return true;
+}
+
+// Makes the Request's views, now that head_ will not move any more.
+void RequestParser::fill_request() {
+    Request::Fields& f = request_.f_;
+    f.method = view(cur_.method);
+    f.target = view(cur_.target);
+    // Short targets (the usual "/" or "/index.html") are searched inline;
+    // memchr pays off only on longer ones.
+    std::size_t q = 0;
+    if (f.target.size() <= 16) {
+        while (q < f.target.size() && f.target[q] != '?') ++q;
+        if (q == f.target.size()) q = std::string_view::npos;
+    } else {
+        q = f.target.find('?');
+    }
+    f.path = f.target.substr(0, q);
+    f.query = q == std::string_view::npos ? std::string_view() : f.target.substr(q + 1);
+    if (!f.path.empty() && f.path[0] != '/' && f.path != "*") {
+        // absolute-form "scheme://authority/path" (RFC 9112 section 3.2.2):
+        // the path starts at the first '/' after the authority. Anything
+        // else (CONNECT's authority-form) keeps the whole target as path.
+        const std::size_t scheme_end = f.path.find("://");
+        if (scheme_end != std::string_view::npos && scheme_end > 0) {
+            const std::size_t slash = f.path.find('/', scheme_end + 3);
+            f.path = slash == std::string_view::npos ? std::string_view("/") : f.path.substr(slash);
+        }
+    }
+    request_.headers_.clear();
+    for (const HeaderSlot& h : slots_) request_.headers_.push_back({view(h.name), view(h.value)});
+    const bool http11 = f.version == Version::Http11;
+    f.has_content_length = cur_.has_content_length;
+    f.content_length = cur_.content_length;
+    f.chunked = cur_.has_transfer_encoding;
+    f.keep_alive = http11 ? !cur_.connection_close
+                          : (cur_.connection_keep_alive && !cur_.connection_close);
+    // RFC 9110 section 10.1.1: ignore 100-continue from an HTTP/1.0 client.
+    f.expects_continue = http11 && cur_.expect_continue;
+}
+
+const char* RequestParser::feed_fixed_body(const char* p, const char* end) {
+    const auto n = static_cast<std::size_t>(
+        std::min<std::uint64_t>(cur_.remaining, static_cast<std::uint64_t>(end - p)));
+    body_.append(p, n);
+    cur_.remaining -= n;
+    if (cur_.remaining == 0) finish();
+    return p + n;
+}
+
+// The chunked body (RFC 9112 section 7.1):
+//   chunked-body = *chunk last-chunk trailer-section CRLF
+//   chunk        = chunk-size [ chunk-ext ] CRLF chunk-data CRLF
+//   last-chunk   = 1*("0") [ chunk-ext ] CRLF
+// Each group of states has its own function, which returns when the parser
+// leaves the group (or fails, or the input ends).
 const char* RequestParser::feed_chunked(const char* p, const char* end) {
     while (p < end) {
-        if (state_ == State::ChunkData) {
-            const auto n = static_cast<std::size_t>(
-                std::min<std::uint64_t>(remaining_, static_cast<std::uint64_t>(end - p)));
-            body_.append(p, n);
-            p += n;
-            remaining_ -= n;
-            if (remaining_ == 0) state_ = State::ChunkDataCr;
-            continue;
+        const State s = cur_.state;
+        if (s >= State::ChunkSize && s <= State::ChunkSizeLf) {
+            p = feed_chunk_size_line(p, end);
+        } else if (s == State::ChunkData) {
+            p = feed_chunk_data(p, end);
+        } else if (s == State::ChunkDataCr || s == State::ChunkDataLf) {
+            p = feed_chunk_data_crlf(p, end);
+        } else if (s >= State::TrailerStart && s <= State::TrailerEndLf) {
+            p = feed_trailers(p, end);
+        } else {
+            break;  // Done or Failed
         }
+    }
+    return p;
+}
+
+// chunk-size [ BWS ";" chunk-ext ] CRLF, byte by byte: a bad byte is refused
+// as soon as it arrives, and nothing is buffered.
+const char* RequestParser::feed_chunk_size_line(const char* p, const char* end) {
+    while (p < end) {
         const char c = *p++;
-        if (state_ >= State::ChunkSize && state_ <= State::ChunkSizeLf &&
-            ++chunk_line_ > kMaxChunkSizeLine) {
+        if (++cur_.chunk_line > kMaxChunkSizeLine) {
             fail(400, "chunk-size line too long");
             return p;
         }
-        if (state_ >= State::TrailerStart && state_ <= State::TrailerEndLf &&
-            ++trailer_bytes_ > limits_.max_header_bytes) {
-            fail(431, "trailer section exceeds the size limit");
-            return p;
-        }
-        switch (state_) {
+        switch (cur_.state) {
         case State::ChunkSize:
             if (!has_class(c, kHex)) {
                 fail(400, "invalid chunk size");
                 return p;
             }
-            remaining_ = hex_value(c);
-            state_ = State::ChunkSizeMore;
+            cur_.remaining = hex_value(c);
+            cur_.state = State::ChunkSizeMore;
             break;
         case State::ChunkSizeMore:
             if (has_class(c, kHex)) {
-                if (remaining_ > (std::numeric_limits<std::uint64_t>::max() >> 4)) {
+                if (cur_.remaining > (std::numeric_limits<std::uint64_t>::max() >> 4)) {
                     fail(400, "chunk size overflows");
                     return p;
                 }
-                remaining_ = (remaining_ << 4) | hex_value(c);
+                cur_.remaining = (cur_.remaining << 4) | hex_value(c);
             } else if (c == '\r') {
-                state_ = State::ChunkSizeLf;
+                cur_.state = State::ChunkSizeLf;
             } else if (c == ';') {
-                state_ = State::ChunkExt;
+                cur_.state = State::ChunkExt;
             } else if (c == ' ' || c == '\t') {
-                state_ = State::ChunkSizeBws;
+                cur_.state = State::ChunkSizeBws;
             } else {
                 fail(400, "invalid chunk size");
-                return p;
-            }
-            break;
-        case State::ChunkSizeBws:
-            // Whitespace after the size is only allowed before an extension.
-            if (c == ';') {
-                state_ = State::ChunkExt;
-            } else if (c != ' ' && c != '\t') {
-                fail(400, "invalid chunk size");
-                return p;
-            }
-            break;
-        case State::ChunkExt:
-            // Extensions are skipped, but a bare LF or other control byte in
-            // one is refused: parsers that disagree on where the line ends
-            // can be made to disagree on where the body ends.
-            if (c == '\r') {
-                state_ = State::ChunkSizeLf;
-            } else if (!has_class(c, kFieldValue)) {
-                fail(400, "invalid character in a chunk extension");
                 return p;
             }
             break;
@@ -524,145 +512,164 @@ const char* RequestParser::feed_chunked(const char* p, const char* end) {
                 fail(400, "bare CR in a chunk-size line");
                 return p;
             }
-            chunk_line_ = 0;
-            if (remaining_ == 0) {
-                state_ = State::TrailerStart;
-                trailer_bytes_ = 0;
-                trailer_count_ = 0;
-            } else if (remaining_ > limits_.max_body - body_.size()) {
-                fail(413, "chunked body exceeds the body limit");
-                return p;
-            } else {
-                state_ = State::ChunkData;
-            }
-            break;
-        case State::ChunkDataCr:
-            if (c != '\r') {
-                fail(400, "missing CRLF after chunk data");
-                return p;
-            }
-            state_ = State::ChunkDataLf;
-            break;
-        case State::ChunkDataLf:
-            if (c != '\n') {
-                fail(400, "missing CRLF after chunk data");
-                return p;
-            }
-            state_ = State::ChunkSize;
-            break;
-        case State::TrailerStart:
-            // Trailer fields are checked like header fields, then dropped:
-            // nothing in this library needs them, and storing them would
-            // invalidate the header views (head_ could reallocate).
-            if (c == '\r') {
-                state_ = State::TrailerEndLf;
-            } else if (has_class(c, kToken)) {
-                if (++trailer_count_ > limits_.max_headers) {
-                    fail(431, "too many trailer fields");
-                    return p;
-                }
-                state_ = State::TrailerName;
-            } else if (c == ' ' || c == '\t') {
-                fail(400, "obsolete line folding");
-                return p;
-            } else {
-                fail(400, "invalid trailer line");
-                return p;
-            }
-            break;
-        case State::TrailerName:
-            if (c == ':') {
-                state_ = State::TrailerValue;
-            } else if (c == ' ' || c == '\t') {
-                fail(400, "whitespace before the colon");
-                return p;
-            } else if (!has_class(c, kToken)) {
-                fail(400, "invalid character in a trailer name");
-                return p;
-            }
-            break;
-        case State::TrailerValue:
-            if (c == '\r') {
-                state_ = State::TrailerLf;
-            } else if (!has_class(c, kFieldValue)) {
-                fail(400, "control character in a trailer value");
-                return p;
-            }
-            break;
-        case State::TrailerLf:
-            if (c != '\n') {
-                fail(400, "bare CR in a trailer line");
-                return p;
-            }
-            state_ = State::TrailerStart;
-            break;
-        case State::TrailerEndLf:
-            if (c != '\n') {
-                fail(400, "bare CR after the trailer section");
-                return p;
-            }
-            finish();
+            on_chunk_size_line_end();
             return p;
         default:
-            // Only chunked states reach this loop.
-            return p;
+            if (!on_chunk_ext_byte(c)) return p;
+            break;
         }
     }
     return p;
 }
 
+// One byte after the chunk size, up to the CR: whitespace before ';' (only
+// allowed before an extension), then the extensions, skipped. A bare LF or
+// other control byte in one is refused: parsers that disagree on where the
+// line ends can be made to disagree on where the body ends.
+bool RequestParser::on_chunk_ext_byte(char c) {
+    if (cur_.state == State::ChunkSizeBws) {
+        if (c == ';') {
+            cur_.state = State::ChunkExt;
+        } else if (c != ' ' && c != '\t') {
+            return fail(400, "invalid chunk size");
+        }
+        return true;
+    }
+    if (c == '\r') {
+        cur_.state = State::ChunkSizeLf;
+    } else if (!has_class(c, kFieldValue)) {
+        return fail(400, "invalid character in a chunk extension");
+    }
+    return true;
+}
+
+// The LF of a chunk-size line: the chunk's data follows, or, after the last
+// chunk (size 0), the trailer section.
+bool RequestParser::on_chunk_size_line_end() {
+    cur_.chunk_line = 0;
+    if (cur_.remaining == 0) {
+        cur_.state = State::TrailerStart;
+    } else if (cur_.remaining > limits_.max_body - body_.size()) {
+        return fail(413, "chunked body exceeds the body limit");
+    } else {
+        cur_.state = State::ChunkData;
+    }
+    return true;
+}
+
+const char* RequestParser::feed_chunk_data(const char* p, const char* end) {
+    const auto n = static_cast<std::size_t>(
+        std::min<std::uint64_t>(cur_.remaining, static_cast<std::uint64_t>(end - p)));
+    body_.append(p, n);
+    cur_.remaining -= n;
+    if (cur_.remaining == 0) cur_.state = State::ChunkDataCr;
+    return p + n;
+}
+
+// Exactly CRLF after chunk-data: anything else means the declared size and
+// the data disagree.
+const char* RequestParser::feed_chunk_data_crlf(const char* p, const char* end) {
+    while (p < end) {
+        const char c = *p++;
+        if (c != (cur_.state == State::ChunkDataCr ? '\r' : '\n')) {
+            fail(400, "missing CRLF after chunk data");
+            return p;
+        }
+        if (cur_.state == State::ChunkDataLf) {
+            cur_.state = State::ChunkSize;
+            return p;
+        }
+        cur_.state = State::ChunkDataLf;
+    }
+    return p;
+}
+
+// trailer-section = *( field-line CRLF ), then the final CRLF; bounded like
+// the head (max_header_bytes, max_headers) but counted on its own.
+const char* RequestParser::feed_trailers(const char* p, const char* end) {
+    while (p < end) {
+        const char c = *p++;
+        if (++cur_.trailer_bytes > limits_.max_header_bytes) {
+            fail(431, "trailer section exceeds the size limit");
+            return p;
+        }
+        if (!on_trailer_byte(c) || cur_.state == State::Done) return p;
+    }
+    return p;
+}
+
+// Trailer fields are checked like header fields, then dropped: nothing in
+// this library needs them, and storing them would invalidate the header
+// views (head_ could reallocate).
+bool RequestParser::on_trailer_byte(char c) {
+    switch (cur_.state) {
+    case State::TrailerStart:
+        if (c == '\r') {
+            cur_.state = State::TrailerEndLf;
+        } else if (has_class(c, kToken)) {
+            if (++cur_.trailer_count > limits_.max_headers) {
+                return fail(431, "too many trailer fields");
+            }
+            cur_.state = State::TrailerName;
+        } else if (c == ' ' || c == '\t') {
+            return fail(400, "obsolete line folding");
+        } else {
+            return fail(400, "invalid trailer line");
+        }
+        return true;
+    case State::TrailerName:
+        if (c == ':') {
+            cur_.state = State::TrailerValue;
+        } else if (c == ' ' || c == '\t') {
+            return fail(400, "whitespace before the colon");
+        } else if (!has_class(c, kToken)) {
+            return fail(400, "invalid character in a trailer name");
+        }
+        return true;
+    case State::TrailerValue:
+        if (c == '\r') {
+            cur_.state = State::TrailerLf;
+        } else if (!has_class(c, kFieldValue)) {
+            return fail(400, "control character in a trailer value");
+        }
+        return true;
+    case State::TrailerLf:
+        if (c != '\n') return fail(400, "bare CR in a trailer line");
+        cur_.state = State::TrailerStart;
+        return true;
+    case State::TrailerEndLf:
+        if (c != '\n') return fail(400, "bare CR after the trailer section");
+        finish();
+        return true;
+    default:
+        return fail(400, "internal: not a trailer state");
+    }
+}
+
 void RequestParser::finish() noexcept {
-    request_.body_ = body_;
-    state_ = State::Done;
+    request_.f_.body = body_;
+    cur_.state = State::Done;
 }
 
 bool RequestParser::fail(int status, const char* reason) noexcept {
-    state_ = State::Failed;
-    error_status_ = status;
-    error_reason_ = reason;
+    cur_.state = State::Failed;
+    cur_.error_status = status;
+    cur_.error_reason = reason;
     return false;
 }
 
 void RequestParser::reset() noexcept {
-    state_ = State::RequestLine;
+    cur_ = {};
+    request_.f_ = {};
+    // The buffers are cleared, not replaced, so that they keep their capacity.
+    request_.headers_.clear();
+    slots_.clear();
     head_.clear();
     if (body_.capacity() > kKeptBodyCapacity) {
         std::string().swap(body_);
     } else {
         body_.clear();
     }
-    slots_.clear();
-    head_bytes_ = 0;
-    line_start_ = 0;
-    method_ = target_ = Slot{};
-
-    // Field by field rather than assigning a fresh Request, so that the
-    // headers vector keeps its capacity without being moved back and forth.
-    Request& r = request_;
-    r.method_ = r.target_ = r.path_ = r.query_ = r.body_ = {};
-    r.headers_.clear();
-    r.content_length_ = 0;
-    r.version_ = Version::Http11;
-    r.has_content_length_ = r.chunked_ = r.keep_alive_ = r.expects_continue_ = false;
-
-    content_length_ = 0;
-    has_content_length_ = false;
-    has_transfer_encoding_ = false;
-    te_chunked_seen_ = false;
-    te_final_chunked_ = false;
-    te_unsupported_ = false;
-    connection_close_ = false;
-    connection_keep_alive_ = false;
-    expect_continue_ = false;
-    host_count_ = 0;
-    remaining_ = 0;
-    chunk_line_ = 0;
-    trailer_bytes_ = 0;
-    trailer_count_ = 0;
-    started_ = false;
-    headers_complete_ = false;
-    error_status_ = 0;
-    error_reason_ = "";
 }
 
 }  // namespace reactor::http
