@@ -83,6 +83,19 @@ Parsed parse_split(std::string_view input, std::size_t at, Limits limits = {}) {
     return snapshot(p, consumed);
 }
 
+// Checks that `input` gets the same verdict and the same request whether it
+// is fed whole, one byte at a time, or in two pieces split anywhere; returns
+// the whole-buffer result.
+Parsed parse_all_ways(std::string_view input, Limits limits = {}) {
+    const Parsed whole = parse_whole(input, limits);
+    CHECK(parse_bytewise(input, limits) == whole);
+    for (std::size_t at = 0; at <= input.size(); ++at) {
+        CAPTURE(at);
+        CHECK(parse_split(input, at, limits) == whole);
+    }
+    return whole;
+}
+
 // 0 when `input` parses completely, the error status when it fails, -1 when
 // the parser still waits for more.
 int outcome(std::string_view input, Limits limits = {}) {
@@ -607,6 +620,105 @@ TEST_CASE("the word-at-a-time scans agree with the byte table for every byte and
             }
         }
     }
+}
+
+// ---- chunk extensions (RFC 9112 section 7.1.1) ------------------------------------
+
+TEST_CASE("chunk extensions: names, token and quoted values, BWS, are accepted and skipped") {
+    const std::string head = "POST / HTTP/1.1\r\nHost: h\r\nTransfer-Encoding: chunked\r\n\r\n";
+    const char* const valid[] = {
+        "3;a",
+        "3;a=b",
+        "3;a;b;c=d",
+        "3;name=value;other",
+        "3 ;a",
+        "3\t; a = b ; c\t=\td",
+        "3;a=\"\"",
+        "3;a=\"quoted ; = value\"",
+        "3;a=\"esc \\\" \\\\ \\a\"",
+        "3;a=\"tab\there\"",
+        "3;a=\"obs-text \xe9\xff\"",
+        "3;a=\"\\\xe9\"",
+        "3;a=\"x\";b=y",
+        "3;a=\"x\" ;b",
+        "3;!#$%&'*+-.^_`|~=!#$%&'*+-.^_`|~",
+    };
+    for (const char* size_line : valid) {
+        CAPTURE(size_line);
+        const std::string body = std::string(size_line) + "\r\nabc\r\n0;last=\"yes\"\r\n\r\n";
+        const Parsed r = parse_all_ways(head + body);
+        CHECK(r.done);
+        CHECK(r.body == "abc");
+    }
+}
+
+TEST_CASE("chunk extensions: anything else after the chunk size is 400") {
+    const std::string head = "POST / HTTP/1.1\r\nHost: h\r\nTransfer-Encoding: chunked\r\n\r\n";
+    const char* const invalid[] = {
+        "3 ",            // BWS without an extension
+        "3;",            // no name
+        "3; ",
+        "3;;a",
+        "3;a ",          // BWS only before ';' or '='
+        "3;a= ",
+        "3;a=",          // no value
+        "3;a=b ",
+        "3;=b",
+        "3;a=b=c",
+        "3;a b",
+        "3;a=b c",
+        "3;a=\"",        // unterminated quoted-string
+        "3;a=\"x",
+        "3;a=\"x\"y",
+        "3;a=\"x\"\"y\"",
+        "3;a=\"\x01\"",  // control characters inside quotes
+        "3;a=\"\x7f\"",
+        "3;a=\"\\\x01\"",
+        "3;a=\"\\",
+        "3;(a)",         // non-token name or value
+        "3;a=(b)",
+        "3;a=b,c",
+        "3;a/b",
+        "3;\xe9",        // obs-text only inside quotes
+        "3;a=\xe9",
+        "3,a",
+        "3 x",
+    };
+    for (const char* size_line : invalid) {
+        CAPTURE(size_line);
+        const Parsed r = parse_all_ways(head + size_line + "\r\nabc\r\n0\r\n\r\n");
+        CHECK(r.failed);
+        CHECK(r.status == 400);
+    }
+    // A CR or LF inside a quoted-string is never part of it.
+    CHECK(outcome(head + "3;a=\"x\r\ny\"\r\nabc\r\n0\r\n\r\n") == 400);
+    CHECK(outcome(head + "3;a=\"x\ny\"\r\nabc\r\n0\r\n\r\n") == 400);
+    // The last chunk's extensions are checked too.
+    CHECK(outcome(head + "0;\r\n\r\n") == 400);
+}
+
+TEST_CASE("chunk extensions are bounded per line (1 KiB) and per body (max_header_bytes)") {
+    const std::string head = "POST / HTTP/1.1\r\nHost: h\r\nTransfer-Encoding: chunked\r\n\r\n";
+    // Per line: size, extensions and CRLF together at most 1024 bytes.
+    const std::string fits = "1;" + std::string(1024 - 4, 'e');  // + CRLF = 1024
+    CHECK(outcome(head + fits + "\r\nx\r\n0\r\n\r\n") == 0);
+    CHECK(outcome(head + fits + "e\r\nx\r\n0\r\n\r\n") == 400);
+    // Per body: the extension bytes (from the end of the size to the CR) of
+    // every chunk-size line together at most max_header_bytes.
+    Limits limits;
+    limits.max_header_bytes = 100;
+    const std::string ext40 = ";" + std::string(39, 'e');  // 40 extension bytes
+    const std::string ext20 = ";" + std::string(19, 'e');  // 20
+    const std::string at_limit =
+        "1" + ext40 + "\r\nx\r\n1" + ext40 + "\r\ny\r\n0" + ext20 + "\r\n\r\n";
+    const Parsed ok = parse_all_ways(head + at_limit, limits);
+    CHECK(ok.done);
+    CHECK(ok.body == "xy");
+    const std::string over =
+        "1" + ext40 + "\r\nx\r\n1" + ext40 + "\r\ny\r\n0" + ext20 + "e\r\n\r\n";
+    const Parsed r = parse_all_ways(head + over, limits);
+    CHECK(r.failed);
+    CHECK(r.status == 400);
 }
 
 // ---- per-request state --------------------------------------------------------------

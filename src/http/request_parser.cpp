@@ -31,8 +31,11 @@ using detail::trim_ows;
 namespace {
 
 // A chunk-size line (size, extensions, CRLF) longer than this is refused:
-// extensions are skipped without being stored, but an endless one would
-// otherwise keep the connection busy forever at no cost to the peer.
+// extensions are checked and skipped without being stored, but an endless
+// one would otherwise keep the connection busy forever at no cost to the
+// peer. (All the extension bytes of one body together are also bounded, by
+// Limits::max_header_bytes, so that many short chunks cannot carry an
+// unbounded amount of them either.)
 constexpr std::size_t kMaxChunkSizeLine = 1024;
 
 // Body buffers above this are released by reset() instead of kept.
@@ -471,8 +474,8 @@ const char* RequestParser::feed_chunked(const char* p, const char* end) {
     return p;
 }
 
-// chunk-size [ BWS ";" chunk-ext ] CRLF, byte by byte: a bad byte is refused
-// as soon as it arrives, and nothing is buffered.
+// chunk-size [ chunk-ext ] CRLF, byte by byte: a bad byte is refused as soon
+// as it arrives, and nothing is buffered.
 const char* RequestParser::feed_chunk_size_line(const char* p, const char* end) {
     while (p < end) {
         const char c = *p++;
@@ -498,10 +501,9 @@ const char* RequestParser::feed_chunk_size_line(const char* p, const char* end) 
                 cur_.remaining = (cur_.remaining << 4) | hex_value(c);
             } else if (c == '\r') {
                 cur_.state = State::ChunkSizeLf;
-            } else if (c == ';') {
-                cur_.state = State::ChunkExt;
-            } else if (c == ' ' || c == '\t') {
-                cur_.state = State::ChunkSizeBws;
+            } else if (c == ';' || c == ' ' || c == '\t') {
+                cur_.state = State::ChunkExtBws;
+                if (!on_chunk_ext_byte(c)) return p;
             } else {
                 fail(400, "invalid chunk size");
                 return p;
@@ -522,24 +524,67 @@ const char* RequestParser::feed_chunk_size_line(const char* p, const char* end) 
     return p;
 }
 
-// One byte after the chunk size, up to the CR: whitespace before ';' (only
-// allowed before an extension), then the extensions, skipped. A bare LF or
-// other control byte in one is refused: parsers that disagree on where the
-// line ends can be made to disagree on where the body ends.
+// One byte of the chunk extensions (RFC 9112 section 7.1.1):
+//   chunk-ext = *( BWS ";" BWS chunk-ext-name [ BWS "=" BWS chunk-ext-val ] )
+//   chunk-ext-name = token
+//   chunk-ext-val  = token / quoted-string
+// They are checked, then dropped (nothing in this library uses them). Being
+// exact matters: parsers that disagree on where a chunk-size line ends can be
+// made to disagree on where the body ends. The line ends (CR) only after a
+// name or a value, never after BWS.
 bool RequestParser::on_chunk_ext_byte(char c) {
-    if (cur_.state == State::ChunkSizeBws) {
-        if (c == ';') {
-            cur_.state = State::ChunkExt;
-        } else if (c != ' ' && c != '\t') {
-            return fail(400, "invalid chunk size");
+    if (c != '\r' && ++cur_.chunk_ext_bytes > limits_.max_header_bytes) {
+        return fail(400, "chunk extensions exceed the size limit");
+    }
+    const bool ws = c == ' ' || c == '\t';
+    const bool tchar = has_class(c, kToken);
+    State next = State::Failed;
+    switch (cur_.state) {
+    case State::ChunkExtBws:  // BWS ";"
+        next = c == ';' ? State::ChunkExtNameBws : ws ? State::ChunkExtBws : State::Failed;
+        break;
+    case State::ChunkExtNameBws:  // ";" BWS name
+        next = tchar ? State::ChunkExtName : ws ? State::ChunkExtNameBws : State::Failed;
+        break;
+    case State::ChunkExtName:
+        if (tchar) return true;
+        next = c == '=' ? State::ChunkExtValueBws : ws ? State::ChunkExtEqBws : State::Failed;
+        if (c == ';') next = State::ChunkExtNameBws;
+        if (c == '\r') next = State::ChunkSizeLf;
+        break;
+    case State::ChunkExtEqBws:  // name BWS ( "=" / ";" )
+        next = c == '=' ? State::ChunkExtValueBws : ws ? State::ChunkExtEqBws : State::Failed;
+        if (c == ';') next = State::ChunkExtNameBws;
+        break;
+    case State::ChunkExtValueBws:  // "=" BWS value
+        next = tchar ? State::ChunkExtToken : ws ? State::ChunkExtValueBws : State::Failed;
+        if (c == '"') next = State::ChunkExtQuoted;
+        break;
+    case State::ChunkExtQuoted:
+        // qdtext: HTAB, SP, VCHAR but '"' and '\', obs-text.
+        if (c == '"') {
+            next = State::ChunkExtQuoteEnd;
+        } else if (c == '\\') {
+            next = State::ChunkExtEscape;
+        } else {
+            next = has_class(c, kFieldValue) ? State::ChunkExtQuoted : State::Failed;
         }
-        return true;
+        break;
+    case State::ChunkExtEscape:  // quoted-pair = "\" ( HTAB / SP / VCHAR / obs-text )
+        next = has_class(c, kFieldValue) ? State::ChunkExtQuoted : State::Failed;
+        break;
+    case State::ChunkExtToken:
+        if (tchar) return true;
+        [[fallthrough]];
+    case State::ChunkExtQuoteEnd:  // after a value: BWS ";", or the end of the line
+        next = c == ';' ? State::ChunkExtNameBws : ws ? State::ChunkExtBws : State::Failed;
+        if (c == '\r') next = State::ChunkSizeLf;
+        break;
+    default:
+        break;
     }
-    if (c == '\r') {
-        cur_.state = State::ChunkSizeLf;
-    } else if (!has_class(c, kFieldValue)) {
-        return fail(400, "invalid character in a chunk extension");
-    }
+    if (next == State::Failed) return fail(400, "malformed chunk extension");
+    cur_.state = next;
     return true;
 }
 

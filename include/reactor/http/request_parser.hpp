@@ -194,11 +194,18 @@ private:
         HeaderLines,   // collecting header lines until the empty line
         FixedBody,     // copying Content-Length bytes
         // The chunk-size line: chunk-size [ chunk-ext ] CRLF.
-        ChunkSize,     // first hex digit
-        ChunkSizeMore, // further hex digits
-        ChunkSizeBws,  // whitespace after the size, before ';'
-        ChunkExt,      // skipping a chunk extension up to CR
-        ChunkSizeLf,   // CR seen at the end of a chunk-size line
+        ChunkSize,         // first hex digit
+        ChunkSizeMore,     // further hex digits, or what ends them
+        ChunkExtBws,       // BWS before ';' (after the size or after a value)
+        ChunkExtNameBws,   // BWS after ';', before the extension name
+        ChunkExtName,      // in an extension name (a token)
+        ChunkExtEqBws,     // BWS after a name, before '=' or ';'
+        ChunkExtValueBws,  // BWS after '=', before the value
+        ChunkExtToken,     // in a token value
+        ChunkExtQuoted,    // in a quoted-string value
+        ChunkExtEscape,    // after '\' in a quoted-string (quoted-pair)
+        ChunkExtQuoteEnd,  // after the closing '"'
+        ChunkSizeLf,       // CR seen at the end of a chunk-size line
         // The chunk's data and the CRLF after it.
         ChunkData,     // copying chunk-data
         ChunkDataCr,   // CRLF after chunk-data: CR
@@ -254,6 +261,7 @@ private:
         // Body progress.
         std::uint64_t remaining = 0;         // bytes left in the fixed body or chunk
         std::size_t chunk_line = 0;          // bytes of the current chunk-size line
+        std::size_t chunk_ext_bytes = 0;     // chunk-extension bytes of the whole body
         std::size_t trailer_bytes = 0;       // bytes of the trailer section so far
         std::size_t trailer_count = 0;       // trailer field lines so far
 
