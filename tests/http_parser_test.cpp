@@ -4,6 +4,7 @@
 #include <reactor/http/request_parser.hpp>
 
 #include "http/chars.hpp"
+#include "http/uri.hpp"
 
 #include <doctest/doctest.h>
 
@@ -26,7 +27,7 @@ struct Parsed {
     bool failed = false;
     int status = 0;
     std::size_t consumed = 0;
-    std::string method, target, path, query, body;
+    std::string method, target, path, query, authority, body;
     Version version = Version::Http11;
     std::vector<std::pair<std::string, std::string>> headers;
     bool keep_alive = false;
@@ -48,6 +49,7 @@ Parsed snapshot(const RequestParser& p, std::size_t consumed) {
         r.target = q.target();
         r.path = q.path();
         r.query = q.query();
+        r.authority = q.authority();
         r.body = q.body();
         r.version = q.version();
         for (const auto& h : q.headers()) r.headers.emplace_back(h.name, h.value);
@@ -257,8 +259,9 @@ TEST_CASE("header lookup is case-insensitive and returns the first of repeated n
 }
 
 TEST_CASE("the target splits into path and query") {
-    const auto split = [](std::string_view target) {
-        const Parsed r = parse_whole("GET " + std::string(target) + " HTTP/1.1\r\nHost: h\r\n\r\n");
+    const auto split = [](std::string_view target, std::string_view method = "GET") {
+        const Parsed r = parse_whole(std::string(method) + " " + std::string(target) +
+                                     " HTTP/1.1\r\nHost: h\r\n\r\n");
         REQUIRE(r.done);
         return std::pair<std::string, std::string>{r.path, r.query};
     };
@@ -270,8 +273,9 @@ TEST_CASE("the target splits into path and query") {
     CHECK(split("/a?x=?") == P{"/a", "x=?"});
     CHECK(split("http://example.com/p/q?z") == P{"/p/q", "z"});
     CHECK(split("http://example.com") == P{"/", ""});
-    CHECK(split("*") == P{"*", ""});
-    CHECK(split("example.com:443") == P{"example.com:443", ""});
+    CHECK(split("http://example.com?z") == P{"/", "z"});
+    CHECK(split("*", "OPTIONS") == P{"*", ""});
+    CHECK(split("example.com:443", "CONNECT") == P{"example.com:443", ""});
 }
 
 TEST_CASE("versions: 1.0 and 1.1 parse, 1.x reads as 1.1, other majors are 505, garbage 400") {
@@ -575,7 +579,7 @@ TEST_CASE("what the strict rules still accept") {
     CHECK(parse_whole("POST / HTTP/1.1\r\nHost: h\r\nContent-Length:  003 \r\n\r\nabc").body == "abc");
     CHECK(outcome(get("X: a\tb \xe9\r\n")) == 0);
     // Any token is a method; HTTP/1.0 needs no Host.
-    CHECK(parse_whole("M-SEARCH * HTTP/1.1\r\nHost: h\r\n\r\n").method == "M-SEARCH");
+    CHECK(parse_whole("M-SEARCH / HTTP/1.1\r\nHost: h\r\n\r\n").method == "M-SEARCH");
     CHECK(outcome("GET / HTTP/1.0\r\n\r\n") == 0);
     // A head without Content-Length has no body: the next bytes are the next request.
     CHECK(parse_whole("POST / HTTP/1.1\r\nHost: h\r\n\r\nGET").consumed ==
@@ -620,6 +624,226 @@ TEST_CASE("the word-at-a-time scans agree with the byte table for every byte and
             }
         }
     }
+}
+
+// ---- Host (RFC 9112 section 3.2, RFC 3986 section 3.2.2) ---------------------------
+
+namespace {
+
+// A GET with the given Host line(s) and version.
+std::string with_host(std::string_view host_lines, std::string_view version = "HTTP/1.1") {
+    return "GET / " + std::string(version) + "\r\n" + std::string(host_lines) + "\r\n";
+}
+
+}  // namespace
+
+TEST_CASE("Host: uri-host [\":\" port] is accepted, and is the request's authority") {
+    const char* const valid[] = {
+        "example.com",
+        "example.com:8080",
+        "example.com:",  // an empty port is allowed by RFC 3986
+        "EXAMPLE.com.",
+        "localhost",
+        "127.0.0.1",
+        "127.0.0.1:80",
+        "999.1.1.1",  // not an IPv4 address, but a valid reg-name
+        "_srv.xn--bcher-kva.example",
+        "a%2Db.example",
+        "a!$&'()*+,;=b~",  // sub-delims and unreserved
+        "[::1]",
+        "[::1]:8080",
+        "[2001:db8::1]",
+        "[2001:DB8:0:0:0:0:0:1]:443",
+        "[::ffff:192.0.2.1]",
+        "[v1.fe80::a+b]",
+        "[V1F.x:y]:1",
+    };
+    for (const char* host : valid) {
+        CAPTURE(host);
+        const Parsed r = parse_all_ways(with_host("Host: " + std::string(host) + "\r\n"));
+        CHECK(r.done);
+        CHECK(r.authority == host);
+    }
+    // Surrounding whitespace is not part of the value.
+    CHECK(parse_whole(with_host("Host: \t h:1 \t\r\n")).authority == "h:1");
+    // HTTP/1.0 may leave Host out; its authority is then unknown.
+    const Parsed old = parse_all_ways(with_host("", "HTTP/1.0"));
+    CHECK(old.done);
+    CHECK(old.authority.empty());
+    CHECK(parse_whole(with_host("Host: h\r\n", "HTTP/1.0")).authority == "h");
+}
+
+TEST_CASE("Host: a missing, repeated, empty or malformed Host is 400") {
+    const char* const invalid[] = {
+        "exa mple.com",
+        "a/b",
+        "a?b",
+        "a#b",
+        "a\\b",
+        "a\"b",
+        "user@example.com",
+        "user:pw@example.com",
+        "a%2",
+        "a%zz",
+        ":80",  // empty host
+        "example.com:80a",
+        "example.com:-1",
+        "example.com:80:90",
+        "example.com, other.com",
+        "::1",  // an IPv6 address needs brackets
+        "[::1",
+        "[::1]x",
+        "[::1]:x",
+        "[::1]]",
+        "[]",
+        "[example.com]",
+        "[1:2:3:4:5:6:7:8:9]",
+        "[1:2:3:4:5:6:7]",
+        "[1::2::3]",
+        "[12345::]",
+        "[::1.2.3.256]",
+        "[::01.2.3.4]",
+        "[fe80::1%25eth0]",  // zone identifiers are not in RFC 3986
+        "[v1.]",
+        "[vz.a]",
+        "[v1.a/b]",
+        "caf\xc3\xa9.example",  // IDNs travel as xn-- names
+    };
+    for (const char* host : invalid) {
+        CAPTURE(host);
+        const Parsed r = parse_all_ways(with_host("Host: " + std::string(host) + "\r\n"));
+        CHECK(r.failed);
+        CHECK(r.status == 400);
+        // The same rule for HTTP/1.0: a Host that is sent must be valid.
+        CHECK(outcome(with_host("Host: " + std::string(host) + "\r\n", "HTTP/1.0")) == 400);
+    }
+    const std::pair<const char*, std::string> cases[] = {
+        {"empty Host", with_host("Host:\r\n")},
+        {"blank Host", with_host("Host:  \t \r\n")},
+        {"empty Host in HTTP/1.0", with_host("Host:\r\n", "HTTP/1.0")},
+        {"missing Host", with_host("")},
+        {"missing Host, absolute-form", "GET http://example.com/ HTTP/1.1\r\n\r\n"},
+        {"two Host fields", with_host("Host: a\r\nHost: a\r\n")},
+        {"two Host fields, other case", with_host("Host: a\r\nhOST: b\r\n")},
+        {"two Host fields in HTTP/1.0", with_host("Host: a\r\nHost: b\r\n", "HTTP/1.0")},
+        {"an empty Host after a valid one", with_host("Host: a\r\nHost:\r\n")},
+    };
+    for (const auto& [name, request] : cases) {
+        CAPTURE(name);
+        const Parsed r = parse_all_ways(request);
+        CHECK(r.failed);
+        CHECK(r.status == 400);
+    }
+}
+
+TEST_CASE("IPv6 addresses follow RFC 3986 exactly") {
+    using reactor::detail::is_ipv6_address;
+    for (const char* a : {"::", "::1", "1::", "1:2:3:4:5:6:7:8", "1::8", "1:2:3:4:5:6:7::",
+                          "::2:3:4:5:6:7:8", "1:2:3:4:5:6:1.2.3.4", "::1.2.3.4", "::ffff:0.0.0.0",
+                          "1:2:3:4:5::255.255.255.255", "abcd:EF01::", "0:0:0:0:0:0:0:0"}) {
+        CAPTURE(a);
+        CHECK(is_ipv6_address(a));
+    }
+    for (const char* a : {"", ":", ":::", "1", "1:2:3:4:5:6:7", "1:2:3:4:5:6:7:8:9",
+                          "1:2:3:4:5:6:7:8::", "::1:2:3:4:5:6:7:8", "1::2::3", ":1::", "1::2:",
+                          "1:", ":1", "12345::", "g::", "1.2.3.4", "::1.2.3", "::1.2.3.4.5",
+                          "::1.2.3.4:1", "1:2:3:4:5:6:7:1.2.3.4", "::256.1.1.1", "::1.02.3.4",
+                          "1:2:3:4:5:6:1.2.3.4::"}) {
+        CAPTURE(a);
+        CHECK_FALSE(is_ipv6_address(a));
+    }
+}
+
+// ---- request-target forms (RFC 9112 section 3.2) ----------------------------------
+
+TEST_CASE("request-target: origin-, absolute-, authority- and asterisk-form where each belongs") {
+    struct Case {
+        const char* request_line;
+        const char* path;
+        const char* query;
+        const char* authority;
+    };
+    const Case accepted[] = {
+        {"GET /a?b HTTP/1.1", "/a", "b", "h"},
+        {"GET //double HTTP/1.1", "//double", "", "h"},
+        {"OPTIONS * HTTP/1.1", "*", "", "h"},
+        {"OPTIONS /x HTTP/1.1", "/x", "", "h"},
+        {"OPTIONS http://example.com HTTP/1.1", "/", "", "example.com"},
+        // absolute-form: http or https in any case; its authority wins over Host.
+        {"GET http://example.com HTTP/1.1", "/", "", "example.com"},
+        {"GET http://example.com/ HTTP/1.1", "/", "", "example.com"},
+        {"GET http://example.com?x=1 HTTP/1.1", "/", "x=1", "example.com"},
+        {"GET HTTP://Example.COM:8080/a/b?c=d HTTP/1.1", "/a/b", "c=d", "Example.COM:8080"},
+        {"POST https://example.com/up HTTP/1.1", "/up", "", "example.com"},
+        {"GET hTTpS://[::1]:443/p HTTP/1.1", "/p", "", "[::1]:443"},
+        {"GET http://example.com:/p HTTP/1.1", "/p", "", "example.com:"},
+        // authority-form: CONNECT only, with a port.
+        {"CONNECT example.com:443 HTTP/1.1", "example.com:443", "", "example.com:443"},
+        {"CONNECT [2001:db8::1]:8443 HTTP/1.1", "[2001:db8::1]:8443", "", "[2001:db8::1]:8443"},
+        {"CONNECT 192.0.2.1:80 HTTP/1.0", "192.0.2.1:80", "", "192.0.2.1:80"},
+    };
+    for (const Case& c : accepted) {
+        CAPTURE(c.request_line);
+        const Parsed r = parse_all_ways(std::string(c.request_line) + "\r\nHost: h\r\n\r\n");
+        REQUIRE(r.done);
+        CHECK(r.path == c.path);
+        CHECK(r.query == c.query);
+        CHECK(r.authority == c.authority);
+    }
+    // The target itself is kept as sent.
+    CHECK(parse_whole("GET HTTP://Example.COM HTTP/1.1\r\nHost: h\r\n\r\n").target ==
+          "HTTP://Example.COM");
+    // HTTP/1.0 without Host: the absolute-form's authority is still known.
+    CHECK(parse_whole("GET http://example.com/ HTTP/1.0\r\n\r\n").authority == "example.com");
+
+    const char* const refused[] = {
+        "GET index.html HTTP/1.1",
+        "GET *, HTTP/1.1",
+        "GET * HTTP/1.1",
+        "POST * HTTP/1.1",
+        "M-SEARCH * HTTP/1.1",
+        "OPTIONS ** HTTP/1.1",
+        "OPTIONS *x HTTP/1.1",
+        "GET example.com:80 HTTP/1.1",
+        "GET example.com HTTP/1.1",
+        "GET ?x HTTP/1.1",
+        "CONNECT /x HTTP/1.1",
+        "CONNECT * HTTP/1.1",
+        "CONNECT example.com HTTP/1.1",
+        "CONNECT example.com: HTTP/1.1",
+        "CONNECT :443 HTTP/1.1",
+        "CONNECT http://example.com:443/ HTTP/1.1",
+        "CONNECT user@example.com:443 HTTP/1.1",
+        "CONNECT example.com:443/x HTTP/1.1",
+        "connect example.com:443 HTTP/1.1",  // methods are case-sensitive: not CONNECT
+        "GET ftp://example.com/ HTTP/1.1",
+        "GET urn:isbn:123 HTTP/1.1",
+        "GET http:/example.com/ HTTP/1.1",
+        "GET http:example.com HTTP/1.1",
+        "GET http:// HTTP/1.1",
+        "GET http:///a HTTP/1.1",
+        "GET http://:80/ HTTP/1.1",
+        "GET http://user@example.com/ HTTP/1.1",
+        "GET http://exa%mple.com/ HTTP/1.1",
+        "GET http://example.com:80:90/ HTTP/1.1",
+        "GET http://[::1/ HTTP/1.1",
+        "GET http://example.com#f HTTP/1.1",
+        "GET httpx://example.com/ HTTP/1.1",
+    };
+    for (const char* line : refused) {
+        CAPTURE(line);
+        const Parsed r = parse_all_ways(std::string(line) + "\r\nHost: h\r\n\r\n");
+        CHECK(r.failed);
+        CHECK(r.status == 400);
+    }
+}
+
+TEST_CASE("request-target: a wrong form is refused at the request line, before any header") {
+    RequestParser p;
+    p.feed("GET * HTTP/1.1\r\n");
+    CHECK(p.failed());
+    CHECK(p.error_status() == 400);
+    CHECK(std::string_view(p.error_reason()) == "'*' target with a method other than OPTIONS");
 }
 
 // ---- chunk extensions (RFC 9112 section 7.1.1) ------------------------------------
@@ -746,6 +970,7 @@ TEST_CASE("nothing of one request leaks into the next: a reused parser equals a 
         CHECK_FALSE(reused.headers_complete());
         CHECK(reused.error_status() == 0);
         CHECK(std::string_view(reused.error_reason()).empty());
+        CHECK(reused.request().authority().empty());
         CHECK(reused.request().path().empty());
         CHECK(reused.request().headers().empty());
     }

@@ -17,6 +17,7 @@ enum CharClass : std::uint8_t {
     kTarget = 2,      // may appear in a request-target: visible ASCII (VCHAR)
     kFieldValue = 4,  // may appear in a field value: HTAB, SP, VCHAR, obs-text
     kHex = 8,         // hexadecimal digit
+    kRegName = 16,    // may appear in a host name (RFC 3986 reg-name): unreserved / sub-delims
 };
 
 constexpr std::array<std::uint8_t, 256> make_char_classes() {
@@ -32,6 +33,10 @@ constexpr std::array<std::uint8_t, 256> make_char_classes() {
         if (c >= 0x21 && c <= 0x7e) f |= kTarget;
         if (c == '\t' || (c >= 0x20 && c <= 0x7e) || c >= 0x80) f |= kFieldValue;
         if (digit || (c >= 'a' && c <= 'f') || (c >= 'A' && c <= 'F')) f |= kHex;
+        if (alpha || digit || std::string_view("-._~!$&'()*+,;=").find(char(c)) !=
+                                      std::string_view::npos) {
+            f |= kRegName;
+        }
         t[c] = f;
     }
     return t;

@@ -12,6 +12,7 @@
 #include <reactor/http/request_parser.hpp>
 
 #include "http/chars.hpp"
+#include "http/uri.hpp"
 
 #include <algorithm>
 #include <cstring>
@@ -231,6 +232,9 @@ bool RequestParser::parse_request_line(const char* s, std::uint32_t offset,
         return fail(400, "invalid character in the request target");
     }
     cur_.target = {offset + t, j - t};
+    // An origin-form target ("/...") is the rule; the other forms, and
+    // CONNECT (seven letters, like OPTIONS), take the slow path.
+    if ((s[t] != '/' || i == 7) && !check_target_form({s + t, j - t}, {s, i})) return false;
 
     // The version is nearly always exactly "HTTP/1.1": one comparison.
     const char* v = s + j + 1;
@@ -245,6 +249,44 @@ bool RequestParser::parse_request_line(const char* s, std::uint32_t offset,
     }
     if (v[5] != '1') return fail(505, "unsupported HTTP major version");
     request_.f_.version = v[7] == '0' ? Version::Http10 : Version::Http11;
+    return true;
+}
+
+// The four forms of request-target (RFC 9112 section 3.2), each only where
+// it belongs: authority-form with CONNECT and nothing else with CONNECT,
+// asterisk-form with OPTIONS, absolute-form for http and https only (we are
+// an origin server, not a proxy for other schemes), origin-form otherwise.
+// cur_.target is already set.
+bool RequestParser::check_target_form(std::string_view target, std::string_view method) {
+    using detail::Port;
+    if (method == "CONNECT") {
+        // RFC 9110 section 9.3.6: CONNECT names only host and port, and
+        // the port is required (there is no default).
+        if (!detail::is_host_and_port(target, Port::Required)) {
+            return fail(400, "CONNECT target is not host:port");
+        }
+        cur_.target_authority = cur_.target;
+        cur_.target_has_authority = true;
+        return true;
+    }
+    if (target[0] == '/') return true;
+    if (target == "*") {
+        return method == "OPTIONS" ? true : fail(400, "'*' target with a method other than OPTIONS");
+    }
+    const std::size_t scheme = detail::http_scheme_length(target);
+    if (scheme == 0) return fail(400, "request target is neither a path nor an http(s) URL");
+    // authority = host [":" port], up to the path or the query. An empty
+    // host ("http:///a") or userinfo ("http://u@h/") is refused (RFC 9110
+    // sections 4.2.1 and 4.2.4).
+    std::size_t end = target.find_first_of("/?", scheme);
+    if (end == std::string_view::npos) end = target.size();
+    if (!detail::is_host_and_port(target.substr(scheme, end - scheme), Port::Optional)) {
+        return fail(400, "invalid authority in the request target");
+    }
+    cur_.target_authority = {cur_.target.offset + static_cast<std::uint32_t>(scheme),
+                             static_cast<std::uint32_t>(end - scheme)};
+    cur_.target_has_authority = true;
+    cur_.path_start = static_cast<std::uint32_t>(end);
     return true;
 }
 
@@ -295,7 +337,7 @@ bool RequestParser::fail_header_name(const char* s, std::uint32_t i, std::uint32
 bool RequestParser::note_special_header(std::string_view name, std::string_view value) {
     switch (name.size()) {
     case 4:
-        if (token_iequals(name, "host")) ++cur_.host_count;
+        if (token_iequals(name, "host")) return note_host(value);
         return true;
     case 6:
         if (token_iequals(name, "expect") && iequals(value, "100-continue")) {
@@ -333,6 +375,23 @@ bool RequestParser::note_special_header(std::string_view name, std::string_view 
     default:
         return true;
     }
+}
+
+// Host = uri-host [ ":" port ] (RFC 9112 section 3.2, RFC 3986): one field at
+// most, whose value must parse; a request with two, or with an invalid one,
+// is refused whatever its version (MUST). An empty value is refused too:
+// RFC 9112 allows it only for a target URI without an authority, and every
+// target we accept is an http(s) URI, whose host must not be empty (RFC
+// 9110 section 4.2.1; RFC 9112 section 3.3 lets a server reject it).
+bool RequestParser::note_host(std::string_view value) {
+    if (cur_.has_host) return fail(400, "more than one Host header");
+    if (value.empty()) return fail(400, "empty Host header");
+    if (!detail::is_host_and_port(value, detail::Port::Optional)) {
+        return fail(400, "invalid Host header");
+    }
+    cur_.has_host = true;
+    cur_.host = slots_.back().value;  // parse_header_line() just stored it
+    return true;
 }
 
 // Transfer-Encoding lists codings in the order applied, possibly over several
@@ -381,13 +440,13 @@ void RequestParser::on_head_complete() {
     }
 }
 
-// The checks that need the whole head: one Host, and one unambiguous
+// The checks that need the whole head: Host present, and one unambiguous
 // body framing within the body limit.
 bool RequestParser::check_head() {
     const bool http11 = request_.f_.version == Version::Http11;
-    // RFC 9112 section 3.2: exactly one Host in HTTP/1.1, at most one in 1.0.
-    if (cur_.host_count > 1) return fail(400, "more than one Host header");
-    if (http11 && cur_.host_count == 0) return fail(400, "HTTP/1.1 request without a Host header");
+    // RFC 9112 section 3.2: an HTTP/1.1 request carries Host (MUST), also
+    // with an absolute-form target, whose authority then wins (3.2.2).
+    if (http11 && !cur_.has_host) return fail(400, "HTTP/1.1 request without a Host header");
     if (cur_.has_transfer_encoding) {
         // Both framings at once is the classic request-smuggling vector
         // (CL.TE / TE.CL): refuse instead of choosing one.
@@ -408,26 +467,25 @@ void RequestParser::fill_request() {
     Request::Fields& f = request_.f_;
     f.method = view(cur_.method);
     f.target = view(cur_.target);
-    // Short targets (the usual "/" or "/index.html") are searched inline;
+    // Path and query come from the target past its authority, if any.
+    // Short ones (the usual "/" or "/index.html") are searched inline;
     // memchr pays off only on longer ones.
+    const std::string_view rest = f.target.substr(cur_.path_start);
     std::size_t q = 0;
-    if (f.target.size() <= 16) {
-        while (q < f.target.size() && f.target[q] != '?') ++q;
-        if (q == f.target.size()) q = std::string_view::npos;
+    if (rest.size() <= 16) {
+        while (q < rest.size() && rest[q] != '?') ++q;
+        if (q == rest.size()) q = std::string_view::npos;
     } else {
-        q = f.target.find('?');
+        q = rest.find('?');
     }
-    f.path = f.target.substr(0, q);
-    f.query = q == std::string_view::npos ? std::string_view() : f.target.substr(q + 1);
-    if (!f.path.empty() && f.path[0] != '/' && f.path != "*") {
-        // absolute-form "scheme://authority/path" (RFC 9112 section 3.2.2):
-        // the path starts at the first '/' after the authority. Anything
-        // else (CONNECT's authority-form) keeps the whole target as path.
-        const std::size_t scheme_end = f.path.find("://");
-        if (scheme_end != std::string_view::npos && scheme_end > 0) {
-            const std::size_t slash = f.path.find('/', scheme_end + 3);
-            f.path = slash == std::string_view::npos ? std::string_view("/") : f.path.substr(slash);
-        }
+    f.path = rest.substr(0, q);
+    // Only an absolute-form URL can have an empty path ("http://h?x").
+    if (f.path.empty()) f.path = "/";
+    f.query = q == std::string_view::npos ? std::string_view() : rest.substr(q + 1);
+    if (cur_.target_has_authority) {
+        f.authority = view(cur_.target_authority);
+    } else if (cur_.has_host) {
+        f.authority = view(cur_.host);
     }
     request_.headers_.clear();
     for (const HeaderSlot& h : slots_) request_.headers_.push_back({view(h.name), view(h.value)});

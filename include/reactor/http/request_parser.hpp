@@ -81,15 +81,26 @@ class Request {
 public:
     /// The method token as sent, e.g. "GET" (methods are case-sensitive).
     std::string_view method() const noexcept { return f_.method; }
-    /// The request-target as sent: "/a/b?x=1", "*", or an absolute URL.
+    /// The request-target as sent, in one of the four forms of RFC 9112
+    /// section 3.2 (the parser refuses anything else): origin-form
+    /// "/a/b?x=1"; absolute-form "http://host/a?x=1" (http or https);
+    /// authority-form "host:443", CONNECT only; asterisk-form "*", OPTIONS only.
     std::string_view target() const noexcept { return f_.target; }
-    /// The target's path, without the query: "/a/b". For an absolute-form
-    /// target ("http://host/a?x") the path part ("/a", or "/" if none); for
-    /// "*" and for CONNECT's authority-form, the whole target.
+    /// The target's path, without the query; it starts with '/' except in
+    /// the two forms that have no path. Origin-form "/a/b?x" gives "/a/b";
+    /// absolute-form "http://host/a?x" gives "/a", and "/" when the URL has
+    /// no path ("http://host" or "http://host?x"). OPTIONS "*" gives "*";
+    /// CONNECT gives its whole target ("host:443").
     std::string_view path() const noexcept { return f_.path; }
-    /// What follows the first '?' of the target (without the '?'); empty if
-    /// there is none.
+    /// What follows the first '?' of the target's path (without the '?');
+    /// empty if there is none (always for "*" and CONNECT).
     std::string_view query() const noexcept { return f_.query; }
+    /// The host and optional port the request is for (RFC 9112 section
+    /// 3.3): the authority of an absolute-form target (it wins over Host,
+    /// RFC 9112 section 3.2.2), CONNECT's target, or else the Host field's
+    /// value. Empty only for an HTTP/1.0 request without Host (with an
+    /// origin- or asterisk-form target). Never contains userinfo.
+    std::string_view authority() const noexcept { return f_.authority; }
     Version version() const noexcept { return f_.version; }
     /// Every header field line, in the order received (repeated names kept).
     std::span<const Header> headers() const noexcept { return headers_; }
@@ -122,6 +133,7 @@ private:
         std::string_view target;
         std::string_view path;
         std::string_view query;
+        std::string_view authority;
         std::string_view body;
         std::uint64_t content_length = 0;
         Version version = Version::Http11;
@@ -245,6 +257,14 @@ private:
         std::size_t head_bytes = 0;    // head bytes consumed (skipped empty lines included)
         std::uint32_t line_start = 0;  // offset in head_ of the line being collected
         Slot method, target;
+        // Where the path starts in the target: 0 for origin-, asterisk- and
+        // authority-form, past the authority for absolute-form.
+        std::uint32_t path_start = 0;
+        // The authority the target names (absolute-form, CONNECT), and the
+        // Host field's value: Request::authority() is the first if present.
+        Slot target_authority, host;
+        bool target_has_authority = false;
+        bool has_host = false;
 
         // Framing facts gathered from the header lines.
         std::uint64_t content_length = 0;
@@ -256,7 +276,6 @@ private:
         bool connection_close = false;
         bool connection_keep_alive = false;
         bool expect_continue = false;
-        unsigned host_count = 0;
 
         // Body progress.
         std::uint64_t remaining = 0;         // bytes left in the fixed body or chunk
@@ -277,9 +296,11 @@ private:
     // `offset` in head_; `length` includes its CRLF.
     LineResult on_head_line(const char* s, std::uint32_t offset, std::uint32_t length);
     bool parse_request_line(const char* s, std::uint32_t offset, std::uint32_t length);
+    bool check_target_form(std::string_view target, std::string_view method);
     bool parse_header_line(const char* s, std::uint32_t offset, std::uint32_t length);
     bool fail_header_name(const char* s, std::uint32_t i, std::uint32_t length);
     bool note_special_header(std::string_view name, std::string_view value);
+    bool note_host(std::string_view value);
     bool parse_transfer_encoding(std::string_view value);
     void parse_connection(std::string_view value) noexcept;
     void on_head_complete();
