@@ -96,18 +96,14 @@ inline bool is_ipv_future(std::string_view s) noexcept {
 }
 
 /// The length of the longest prefix of `s` that is a reg-name (unreserved,
-/// sub-delims and "%" HEXDIG HEXDIG). One table lookup per byte.
+/// sub-delims and "%" HEXDIG HEXDIG). This runs on the Host of every
+/// request, so runs of plain characters are scanned four bytes at a time.
 inline std::size_t reg_name_prefix(std::string_view s) noexcept {
-    std::size_t i = 0;
-    while (i < s.size()) {
-        if (has_class(s[i], kRegName)) {
-            ++i;
-        } else if (s[i] == '%' && s.size() - i >= 3 && has_class(s[i + 1], kHex) &&
-                   has_class(s[i + 2], kHex)) {
-            i += 3;
-        } else {
-            break;
-        }
+    std::size_t i = class_prefix(s.data(), s.size(), kRegName);
+    while (s.size() - i >= 3 && s[i] == '%' && has_class(s[i + 1], kHex) &&
+           has_class(s[i + 2], kHex)) {
+        i += 3;
+        i += class_prefix(s.data() + i, s.size() - i, kRegName);
     }
     return i;
 }
@@ -137,10 +133,7 @@ inline bool is_host_and_port(std::string_view s, Port port) noexcept {
     if (s[host_end] != ':') return false;
     const std::size_t digits = s.size() - host_end - 1;
     if (digits == 0) return port == Port::Optional;
-    for (std::size_t i = host_end + 1; i < s.size(); ++i) {
-        if (s[i] < '0' || s[i] > '9') return false;
-    }
-    return true;
+    return class_prefix(s.data() + host_end + 1, digits, kDigit) == digits;
 }
 
 /// If `target` starts with "http://" or "https://" (the scheme compared
