@@ -76,7 +76,7 @@ void check_target(const Request& r, std::string_view head) {
         FUZZ_CHECK(!path.empty() && path[0] == '/');
         if (target[0] != '/') {
             // absolute-form: http:// or https://, the authority right after it.
-            FUZZ_CHECK(target.size() > 8);
+            FUZZ_CHECK(target.size() >= 8);  // "http://h"
             const std::size_t scheme = target[4] == ':' ? 7 : 8;
             FUZZ_CHECK(reactor::detail::iequals(target.substr(0, scheme),
                                                 scheme == 7 ? "http://" : "https://"));
