@@ -20,8 +20,35 @@
 //   RequestLine ─► HeaderLines ─┬─► Done                      (no body)
 //                               ├─► FixedBody ─► Done          (Content-Length)
 //                               └─► ChunkSize ◄─► ChunkData    (chunked)
-//                                       └─► Trailers ─► Done
+//                                    (+ChunkExt…)  └─► Trailers ─► Done
 //   any state ─► Failed (error_status() is 400, 413, 431, 501 or 505)
+//
+// What it accepts (docs/http.md, "Strictness", lists every rule and why):
+//
+//   - Request-target (RFC 9112 section 3.2), checked against the method as
+//     soon as the request line ends: origin-form "/p?q" with any method but
+//     CONNECT; absolute-form "http://host[:port]/p?q" (or https, the scheme
+//     in any case; a non-empty host and no userinfo) with any method but
+//     CONNECT, and its authority wins over Host; authority-form
+//     "host:port" (port required) with CONNECT, and only it; asterisk-form
+//     "*" with OPTIONS only. Anything else is 400. So path() starts with
+//     '/', except "*" for OPTIONS * and the whole target for CONNECT.
+//   - Host (RFC 9112 section 3.2, RFC 3986 section 3.2.2): required in
+//     HTTP/1.1 (absolute-form too), optional in HTTP/1.0, never repeated;
+//     its value is uri-host [ ":" port ]: a reg-name (unreserved,
+//     sub-delims, %XX; IPv4 addresses are among them), or an IPv6 address or
+//     IPvFuture in brackets, then an optional port of digits that may be
+//     empty ("host:"). Empty is refused too: RFC 9112 allows an empty Host
+//     only when the target URI has no authority, and every target accepted
+//     here is an http(s) URI, whose host must not be empty (RFC 9110
+//     section 4.2.1). Missing (1.1), repeated, empty or malformed: 400.
+//   - Chunk extensions (RFC 9112 section 7.1.1): *( BWS ";" BWS token
+//     [ BWS "=" BWS ( token / quoted-string ) ] ), checked byte by byte,
+//     then dropped. Bounded: the whole chunk-size line at 1 KiB, and all the
+//     extension bytes of one body together at Limits::max_header_bytes
+//     (400 beyond either).
+//   - Framing: Content-Length or chunked, never both, never ambiguous;
+//     strict CRLF; no obs-fold; no whitespace before a field's colon.
 //
 // Ownership: the parser copies the request line and header lines into its own
 // buffer (at most Limits::max_header_bytes) and the body into another (at most
@@ -65,7 +92,8 @@ struct Limits {
     /// Bytes of request line plus header lines, including every CRLF and the
     /// final empty line (and any empty lines before the request line).
     /// Beyond it: 431. The same bound applies separately to the trailer
-    /// section of a chunked body. Must be below 4 GiB.
+    /// section of a chunked body (431), and to the chunk extensions of all
+    /// its chunk-size lines together (400). Must be below 4 GiB.
     std::size_t max_header_bytes = 8192;
     /// Header field lines per request (and trailer lines). Beyond it: 431.
     std::size_t max_headers = 100;
