@@ -17,6 +17,8 @@ enum CharClass : std::uint8_t {
     kTarget = 2,      // may appear in a request-target: visible ASCII (VCHAR)
     kFieldValue = 4,  // may appear in a field value: HTAB, SP, VCHAR, obs-text
     kHex = 8,         // hexadecimal digit
+    kRegName = 16,    // may appear in a host name (RFC 3986 reg-name): unreserved / sub-delims
+    kDigit = 32,      // decimal digit
 };
 
 constexpr std::array<std::uint8_t, 256> make_char_classes() {
@@ -32,6 +34,11 @@ constexpr std::array<std::uint8_t, 256> make_char_classes() {
         if (c >= 0x21 && c <= 0x7e) f |= kTarget;
         if (c == '\t' || (c >= 0x20 && c <= 0x7e) || c >= 0x80) f |= kFieldValue;
         if (digit || (c >= 'a' && c <= 'f') || (c >= 'A' && c <= 'F')) f |= kHex;
+        if (digit) f |= kDigit;
+        if (alpha || digit || std::string_view("-._~!$&'()*+,;=").find(char(c)) !=
+                                      std::string_view::npos) {
+            f |= kRegName;
+        }
         t[c] = f;
     }
     return t;
@@ -139,15 +146,21 @@ inline bool is_field_value(const char* s, std::size_t n) noexcept {
     return true;
 }
 
-/// The length of the longest prefix of [s, s + n) made of token characters
-/// (a method or a field name). Four table lookups per step, combined, keep
-/// the loop to one branch per four bytes on typical names.
-inline std::size_t token_prefix(const char* s, std::size_t n) noexcept {
-    const auto cls = [&](std::size_t i) { return kCharClasses[static_cast<unsigned char>(s[i])]; };
+/// The length of the longest prefix of [s, s + n) whose bytes all have class
+/// `cls`. Four table lookups per step, combined, keep the loop to one branch
+/// per four bytes on typical names.
+inline std::size_t class_prefix(const char* s, std::size_t n, CharClass cls) noexcept {
+    const auto at = [&](std::size_t i) { return kCharClasses[static_cast<unsigned char>(s[i])]; };
     std::size_t i = 0;
-    while (i + 4 <= n && (cls(i) & cls(i + 1) & cls(i + 2) & cls(i + 3) & kToken) != 0) i += 4;
-    while (i < n && (cls(i) & kToken) != 0) ++i;
+    while (i + 4 <= n && (at(i) & at(i + 1) & at(i + 2) & at(i + 3) & cls) != 0) i += 4;
+    while (i < n && (at(i) & cls) != 0) ++i;
     return i;
+}
+
+/// The length of the longest prefix of [s, s + n) made of token characters
+/// (a method or a field name).
+inline std::size_t token_prefix(const char* s, std::size_t n) noexcept {
+    return class_prefix(s, n, kToken);
 }
 
 /// The length of the longest prefix of [s, s + n) made of visible ASCII

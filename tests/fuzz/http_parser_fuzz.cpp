@@ -5,8 +5,9 @@
 //
 // The input is treated as a byte stream from one client. It is driven through
 // the parser the way a server would (feed, drop what was consumed, reset after
-// each request, keep the leftover) three times: delivered whole, split in two
-// at a position taken from the first byte, and one byte at a time. Checked:
+// each request, keep the leftover) four times: delivered whole, split in two
+// at a position taken from the first byte, split in three at positions taken
+// from a hash of the whole input, and one byte at a time. Checked:
 //   - feed() never reports more bytes than it was given, and consumes all of
 //     them unless the request finished or failed;
 //   - a failed parser stays failed and consumes nothing more; so does a done
@@ -14,7 +15,10 @@
 //   - every view (method, target, header names and values) lies inside the
 //     parser's head storage, the body inside its body storage, and the
 //     limits hold (header count, head size, body size);
-//   - the three deliveries produce the same requests and the same verdict;
+//   - the target is in a form its method allows, so path() starts with '/'
+//     except for OPTIONS "*" and CONNECT host:port, and authority() is the
+//     target's authority or the Host value, made of host-and-port bytes;
+//   - the deliveries produce the same requests and the same verdict;
 //   - every accepted header value can be echoed by the response writer
 //     without it refusing the value.
 #include <reactor/http/request_parser.hpp>
@@ -46,6 +50,44 @@ bool inside(std::string_view part, std::string_view whole) {
     return part.data() >= whole.data() && part.data() + part.size() <= whole.data() + whole.size();
 }
 
+bool host_byte(char c) {
+    return reactor::detail::has_class(c, reactor::detail::kRegName) || c == ':' || c == '[' ||
+           c == ']' || c == '%';
+}
+
+// The request-target rules of RFC 9112 section 3.2 as the parser applies them.
+void check_target(const Request& r, std::string_view head) {
+    const std::string_view target = r.target();
+    const std::string_view path = r.path();
+    const std::string_view authority = r.authority();
+    FUZZ_CHECK(inside(authority, head));
+    for (char c : authority) FUZZ_CHECK(host_byte(c));
+    FUZZ_CHECK(authority.find('@') == std::string_view::npos);
+    if (r.version() == Version::Http11) FUZZ_CHECK(!authority.empty());
+    FUZZ_CHECK(path.find('?') == std::string_view::npos);
+    if (r.method() == "CONNECT") {
+        FUZZ_CHECK(path == target);
+        FUZZ_CHECK(authority == target);
+        FUZZ_CHECK(r.query().empty());
+    } else if (target == "*") {
+        FUZZ_CHECK(r.method() == "OPTIONS");
+        FUZZ_CHECK(path == "*");
+    } else {
+        FUZZ_CHECK(!path.empty() && path[0] == '/');
+        if (target[0] != '/') {
+            // absolute-form: http:// or https://, the authority right after it.
+            FUZZ_CHECK(target.size() >= 8);  // "http://h"
+            const std::size_t scheme = target[4] == ':' ? 7 : 8;
+            FUZZ_CHECK(reactor::detail::iequals(target.substr(0, scheme),
+                                                scheme == 7 ? "http://" : "https://"));
+            FUZZ_CHECK(authority.data() == target.data() + scheme);
+            FUZZ_CHECK(!authority.empty());
+        } else {
+            FUZZ_CHECK(path.data() == target.data());
+        }
+    }
+}
+
 void check_request(const RequestParser& p) {
     const Request& r = p.request();
     const Limits& limits = p.limits();
@@ -57,6 +99,7 @@ void check_request(const RequestParser& p) {
     FUZZ_CHECK(inside(r.target(), head));
     FUZZ_CHECK(inside(r.query(), head));
     FUZZ_CHECK(r.path() == "/" || inside(r.path(), head));
+    check_target(r, head);
     FUZZ_CHECK(r.headers().size() <= limits.max_headers);
     for (const Header& h : r.headers()) {
         FUZZ_CHECK(!h.name.empty());
@@ -84,6 +127,12 @@ void describe(const Request& r, std::string& log) {
     log += r.method();
     log += ' ';
     log += r.target();
+    log += " path=";
+    log += r.path();
+    log += " query=";
+    log += r.query();
+    log += " authority=";
+    log += r.authority();
     log += r.version() == Version::Http10 ? " 1.0" : " 1.1";
     log += r.keep_alive() ? " ka" : " close";
     log += r.expects_continue() ? " 100" : "";
@@ -173,6 +222,13 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
 
     const std::size_t at = size == 0 ? 0 : data[0] % (size + 1);
     FUZZ_CHECK(drive(input, {at}, limits) == whole);
+
+    // Two more cut points, independent of the first byte (FNV-1a of the input).
+    std::uint64_t hash = 14695981039346656037ULL;
+    for (std::size_t i = 0; i < size; ++i) hash = (hash ^ data[i]) * 1099511628211ULL;
+    const std::size_t first = static_cast<std::size_t>(hash % (size + 1));
+    const std::size_t second = static_cast<std::size_t>((hash >> 32) % (size - first + 1));
+    FUZZ_CHECK(drive(input, {first, second}, limits) == whole);
 
     if (size <= 1024) {
         const std::vector<std::size_t> bytes(size, 1);
