@@ -403,6 +403,7 @@ TEST_CASE("http: what does not frame like HTTP is an error") {
 
 TEST_CASE("http: the request is a keep-alive GET with a Host header") {
     CHECK(make_http_request("127.0.0.1", 8080) == "GET / HTTP/1.1\r\nHost: 127.0.0.1:8080\r\n\r\n");
+    CHECK(make_http_request("::1", 8080) == "GET / HTTP/1.1\r\nHost: [::1]:8080\r\n\r\n");
 }
 
 // ---- chat verification ---------------------------------------------------------------

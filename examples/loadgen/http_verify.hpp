@@ -23,7 +23,11 @@ namespace loadgen {
 
 /// The request loadgen sends in http mode: the smallest keep-alive GET.
 inline std::string make_http_request(const std::string& host, int port) {
-    return "GET / HTTP/1.1\r\nHost: " + host + ":" + std::to_string(port) + "\r\n\r\n";
+    // An IPv6 literal goes in brackets (RFC 3986 IP-literal); servers that
+    // check the Host syntax, as ours does, answer 400 to a bare "::1:8080".
+    const bool ipv6 = host.find(':') != std::string::npos && host.front() != '[';
+    const std::string authority = (ipv6 ? "[" + host + "]" : host) + ":" + std::to_string(port);
+    return "GET / HTTP/1.1\r\nHost: " + authority + "\r\n\r\n";
 }
 
 struct HttpResponse {
