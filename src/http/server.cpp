@@ -20,7 +20,8 @@ namespace {
 // Date header must follow the clock).
 EventLoop::Duration tick_interval(const SessionSettings& s) {
     using std::chrono::milliseconds;
-    const milliseconds quarter = std::min(s.header_timeout, s.idle_timeout) / 4;
+    const milliseconds quarter =
+        std::min({s.header_timeout, s.idle_timeout, s.body_timeout, s.send_timeout}) / 4;
     return std::clamp(quarter, milliseconds(10), milliseconds(1000));
 }
 
@@ -75,6 +76,14 @@ void LoopState::add(Session& session) {
 }
 
 void LoopState::remove(Session& session) noexcept {
+    if (session.scheduled_) {
+        session.scheduled_ = false;
+        for (auto* list : {&scheduled_, &running_}) {
+            for (Session*& s : *list) {
+                if (s == &session) s = nullptr;
+            }
+        }
+    }
     if (!session.listed_) return;
     if (session.prev_ != nullptr) session.prev_->next_ = session.next_;
     if (session.next_ != nullptr) session.next_->prev_ = session.prev_;
@@ -82,6 +91,44 @@ void LoopState::remove(Session& session) noexcept {
     session.prev_ = session.next_ = nullptr;
     session.listed_ = false;
     if (--count_ == 0) loop.cancel(std::exchange(timer_, TimerId{}));
+}
+
+void LoopState::schedule(Session& session) {
+    if (session.scheduled_) return;
+    scheduled_.push_back(&session);
+    session.scheduled_ = true;
+    if (posted_) return;
+    posted_ = true;
+    loop.post([self = shared_from_this()] { self->run_scheduled(); });
+}
+
+void LoopState::run_scheduled() {
+    posted_ = false;
+    running_.swap(scheduled_);
+    // By index: a session run may close others (remove() nulls them here)
+    // or schedule more (they go to scheduled_, for the next post).
+    std::size_t i = 0;
+    try {
+        for (; i < running_.size(); ++i) {
+            Session* s = std::exchange(running_[i], nullptr);
+            if (s == nullptr) continue;
+            s->scheduled_ = false;
+            s->run_scheduled();
+        }
+    } catch (...) {
+        // A drain callback threw: the exception leaves the loop's run(), and
+        // the sessions not run yet wait for the next post, none lost.
+        for (++i; i < running_.size(); ++i) {
+            if (running_[i] != nullptr) scheduled_.push_back(running_[i]);
+        }
+        running_.clear();
+        if (!scheduled_.empty() && !posted_) {
+            posted_ = true;
+            loop.post([self = shared_from_this()] { self->run_scheduled(); });
+        }
+        throw;
+    }
+    running_.clear();
 }
 
 void LoopState::tick() {
@@ -106,7 +153,8 @@ TcpServerOptions tcp_options(const ServerOptions& o) {
 ServerCore::ServerCore(EventLoop& loop, const SocketAddress& address, ServerOptions options)
     : loop_(loop),
       options_(std::move(options)),
-      settings_{options_.header_timeout, options_.idle_timeout, options_.max_pipelined},
+      settings_{options_.header_timeout, options_.idle_timeout, options_.body_timeout,
+                options_.send_timeout, options_.max_pipelined},
       tcp_(loop, address, tcp_options(options_)) {
     fallback_ = [](const Request&, Response res) { send_text(res, 404, "Not Found\n"); };
     // The callbacks run on each connection's loop and reach this core

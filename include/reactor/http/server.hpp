@@ -30,13 +30,18 @@
 // parser's status (400, 413, 431, 501, 505) with Connection: close, after the
 // responses it is still owed, and the connection closes.
 //
-// Time limits (docs/http.md, "Timeouts and limits"): a request must be
-// complete up to the end of its headers within header_timeout of its first
-// byte (else 408 and close; a new connection that sends nothing is closed
-// silently), and a keep-alive connection with nothing to do is closed after
-// idle_timeout. They are checked by one periodic tick per loop, not by a
+// Time limits (docs/http.md, "Timeouts and limits"): every phase of a
+// connection has one. A request's head must be complete within
+// header_timeout of its first byte, and its body within body_timeout of the
+// end of the head (else 408 and close; a new connection that sends nothing
+// is closed silently); a keep-alive connection with nothing to do is closed
+// after idle_timeout; output waiting for a client that does not read must
+// make progress every send_timeout (else the connection is force-closed);
+// a lingering close lasts at most header_timeout once the output is out.
+// While handlers are at work, no limit applies: their time is not the
+// client's. The limits are checked by one periodic tick per loop, not by a
 // timer per request: a limit fires between T and T plus one tick, where the
-// tick is min(header_timeout, idle_timeout) / 4, clamped to [10 ms, 1 s].
+// tick is a quarter of the shortest limit, clamped to [10 ms, 1 s].
 // The same tick refreshes the cached Date header.
 //
 // Threads. The server, its routes and its Responses belong to the loops:
@@ -73,7 +78,7 @@
 namespace reactor::http {
 
 namespace detail {
-class Session;
+class ResponseQueue;
 class ServerCore;
 }  // namespace detail
 
@@ -82,13 +87,25 @@ struct ServerOptions {
     Limits limits;
     /// From the first byte of a request to the end of its headers; after
     /// that 408 and close (a new connection that sends nothing at all is
-    /// closed without a response). Also bounds the wait between two body
-    /// reads of a request. Against slowloris: a peer that trickles a request
-    /// would otherwise hold its connection and buffers forever.
+    /// closed without a response). Against slowloris: a peer that trickles
+    /// a request would otherwise hold its connection and buffers forever.
+    /// Also bounds a lingering close: after its last response, a client
+    /// that does not close its side within this long is cut off.
     std::chrono::milliseconds header_timeout{10000};
+    /// From the end of a request's headers to the end of its body: a total,
+    /// not a wait between reads, so a client trickling a byte now and then
+    /// cannot hold the body buffer for ever. After it: 408 and close.
+    std::chrono::milliseconds body_timeout{60000};
     /// A keep-alive connection with no request in progress and no response
     /// owed is closed after this long, silently.
     std::chrono::milliseconds idle_timeout{60000};
+    /// While output waits in the socket for a client to read it, the queued
+    /// byte count must go down (or drain) at least once per send_timeout;
+    /// a client that stops reading is force-closed after it, in any phase,
+    /// closing included (as nginx's send_timeout). It bounds what a client
+    /// that reads nothing holds: its socket, up to max_output_bytes of
+    /// output, and whatever the response keeps open (a file).
+    std::chrono::milliseconds send_timeout{60000};
     /// Requests of one connection handed to handlers but not yet answered.
     /// At the cap the server stops reading that connection (TCP flow control
     /// slows the client) until a response completes; nothing is dropped.
@@ -185,11 +202,11 @@ public:
     EventLoop& loop() const;
 
 private:
-    friend class detail::Session;
-    Response(detail::Session* session, std::uint64_t sequence) noexcept;
+    friend class detail::ResponseQueue;
+    Response(detail::ResponseQueue* queue, std::uint64_t sequence) noexcept;
     void release() noexcept;
 
-    detail::Session* session_ = nullptr;
+    detail::ResponseQueue* queue_ = nullptr;  // its connection's responses
     std::uint64_t sequence_ = 0;  // the request's number on its connection
 };
 
