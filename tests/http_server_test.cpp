@@ -318,6 +318,88 @@ TEST_CASE("responses completed later: from a timer, from queue_work, out of orde
     run_until(f.loop, [&] { return f.loop.pending_work() == 0; });
 }
 
+TEST_CASE("body_timeout is a total: a body trickled a byte at a time still gets 408 at the deadline") {
+    http::ServerOptions options;
+    options.header_timeout = 200ms;
+    options.body_timeout = 300ms;
+    ServerFixture f(options);
+    echo_route(*f.server);
+    HttpClient c = f.client();
+    const auto start = std::chrono::steady_clock::now();
+    c.send("POST /up HTTP/1.1\r\nHost: t\r\nContent-Length: 100\r\n\r\n");
+    // One byte every 40 ms: progress well within header_timeout each time,
+    // which the old per-read timeout would have accepted for ever.
+    bool answered = false;
+    REQUIRE(run_until(f.loop, [&] {
+        if (!c.eof) c.send("x");
+        run_for(f.loop, 40ms);
+        c.pump();
+        answered = c.in.find("\r\n\r\n") != std::string::npos;
+        return answered || c.eof;
+    }, 3s));
+    const auto took = std::chrono::steady_clock::now() - start;
+    const HttpReply r = c.reply(f.loop);
+    CHECK(r.status == 408);
+    CHECK(r.header("Connection") == "close");
+    CHECK(took >= 290ms);
+    CHECK(took < 2s);
+    CHECK(c.wait_eof(f.loop));
+
+    SUBCASE("a body that arrives in time is served") {
+        HttpClient d = f.client();
+        d.send("POST /ok HTTP/1.1\r\nHost: t\r\nContent-Length: 4\r\n\r\nab");
+        run_for(f.loop, 100ms);
+        d.send("cd");
+        CHECK(d.reply(f.loop).body == "POST /ok [abcd]");
+    }
+}
+
+TEST_CASE("send_timeout: a client that reads nothing is cut off; one that reads slowly is not") {
+    http::ServerOptions options;
+    options.send_timeout = 500ms;
+    ServerFixture f(options);
+    const std::string big(32 << 20, 'x');  // more than loopback's socket buffers hold
+    f.server->route("GET", "/big", [&](const http::Request&, http::Response res) { res.send(big); });
+    f.hello_route();
+
+    for (const bool close_after : {false, true}) {
+        CAPTURE(close_after);  // true: the response is the last, the connection is closing
+        HttpClient c = f.client();
+        const auto start = std::chrono::steady_clock::now();
+        c.send(get("/big", close_after ? "Connection: close\r\n" : ""));
+        // Reads nothing: the server's output stalls, then the connection goes.
+        REQUIRE(run_until(f.loop, [&] { return f.server->tcp().connection_count() == 1; }));
+        run_for(f.loop, 250ms);
+        CHECK(f.server->tcp().connection_count() == 1);  // not yet
+        CHECK(run_until(f.loop, [&] { return f.server->tcp().connection_count() == 0; }, 3s));
+        const auto took = std::chrono::steady_clock::now() - start;
+        CHECK(took >= 490ms);
+        CHECK(took < 2500ms);
+    }
+
+    SUBCASE("a slow reader making progress keeps its connection past send_timeout") {
+        // The server sees progress when the kernel takes more of its output,
+        // which happens once the socket's send buffer has room again: the
+        // reader must read a good share of that buffer per send_timeout
+        // (2 MiB per 100 ms here; with the 60 s default, a few KiB/s).
+        HttpClient c = f.client();
+        c.send(get("/big"));
+        const auto until = std::chrono::steady_clock::now() + 1200ms;
+        std::string buf(2 << 20, '\0');
+        while (std::chrono::steady_clock::now() < until) {
+            run_for(f.loop, 100ms);
+            const ssize_t n = ::recv(c.fd.get(), buf.data(), buf.size(), MSG_DONTWAIT);
+            if (n > 0) c.in.append(buf.data(), static_cast<std::size_t>(n));
+        }
+        CHECK(f.server->tcp().connection_count() == 1);
+        const auto replies = c.replies(f.loop, 1);  // now reads at full speed
+        REQUIRE(replies.size() == 1);
+        CHECK(replies[0].body.size() == big.size());
+        c.send(get("/"));
+        CHECK(c.reply(f.loop).body == "Hello, World!");
+    }
+}
+
 TEST_CASE("max_pipelined: reading pauses at the cap, nothing is lost") {
     http::ServerOptions options;
     options.max_pipelined = 2;
