@@ -193,7 +193,7 @@ void ResponseQueue::detach() noexcept {
     if (owner_ == nullptr) return;
     owner_ = nullptr;
     drop_all(dead);
-    std::string().swap(out_);
+    clear_and_trim(out_);  // a pooled queue keeps a small buffer warm
     for (auto& cb : drain_ready_) bury(dead, cb);
     drain_ready_.clear();
     drains_ = 0;

@@ -61,6 +61,50 @@ LoopState::~LoopState() {
     // The tick runs only while sessions exist, and every session holds this
     // object: none is left, so no timer is either.
     assert(!timer_);
+    for (RequestState* r : free_requests_) delete r;
+    for (ResponseQueue* q : free_queues_) q->release();
+}
+
+RequestState* LoopState::take_request_state() {
+    if (free_requests_.empty()) return new RequestState(settings.limits);
+    RequestState* r = free_requests_.back();
+    free_requests_.pop_back();
+    return r;
+}
+
+void LoopState::give_back(RequestState* state) noexcept {
+    if (free_requests_.size() < kPoolSize) {
+        try {
+            free_requests_.push_back(state);
+            return;
+        } catch (...) {
+        }
+    }
+    delete state;
+}
+
+ResponseQueue* LoopState::take_queue(ResponseQueue::Owner& owner) {
+    if (free_queues_.empty()) {
+        return new ResponseQueue(owner, &loop, &dates, settings.max_pipelined);
+    }
+    ResponseQueue* q = free_queues_.back();
+    free_queues_.pop_back();
+    q->reattach(owner, &dates);
+    return q;
+}
+
+// The queue is detached. Pooled only when the Session's reference is the
+// last: a queue a Response still points at must never serve another
+// connection (the handle would write into it).
+void LoopState::give_back(ResponseQueue* queue) noexcept {
+    if (queue->refs() == 1 && queue->owed() == 0 && free_queues_.size() < kPoolSize) {
+        try {
+            free_queues_.push_back(queue);
+            return;
+        } catch (...) {
+        }
+    }
+    queue->release();
 }
 
 void LoopState::add(Session& session) {
@@ -153,7 +197,7 @@ TcpServerOptions tcp_options(const ServerOptions& o) {
 ServerCore::ServerCore(EventLoop& loop, const SocketAddress& address, ServerOptions options)
     : loop_(loop),
       options_(std::move(options)),
-      settings_{options_.header_timeout, options_.idle_timeout, options_.body_timeout,
+      settings_{options_.limits, options_.header_timeout, options_.idle_timeout, options_.body_timeout,
                 options_.send_timeout, options_.max_pipelined},
       tcp_(loop, address, tcp_options(options_)) {
     fallback_ = [](const Request&, Response res) { send_text(res, 404, "Not Found\n"); };

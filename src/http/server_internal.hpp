@@ -59,13 +59,27 @@ public:
     /// post() per batch, not per session). Once until it has run.
     void schedule(Session& session);
 
+    /// The pools of per-request state: a warm parser or queue from the
+    /// last idle connection, else a new one. give_back() keeps at most
+    /// kPoolSize of each (a queue only if no handle points at it; else the
+    /// Session's reference is dropped and the handles keep it).
+    RequestState* take_request_state();
+    void give_back(RequestState* state) noexcept;
+    ResponseQueue* take_queue(ResponseQueue::Owner& owner);
+    void give_back(ResponseQueue* queue) noexcept;
+
     EventLoop& loop;
     const SessionSettings settings;
     DateCache dates;
 
 private:
+    static constexpr std::size_t kPoolSize = 64;
+
     void tick();
     void run_scheduled();
+
+    std::vector<RequestState*> free_requests_;
+    std::vector<ResponseQueue*> free_queues_;  // detached, one reference each
 
     EventLoop::Duration interval_;
     TimerId timer_;

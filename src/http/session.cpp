@@ -3,11 +3,13 @@
 // deadlines (session.hpp draws them).
 //
 // The hot path, for a keep-alive client sending one request at a time:
-// on_message() feeds the parser, which copies the request into its reused
-// buffers; dispatch() pushes a response on the queue and calls the handler;
-// Response::send() writes into the queue's output; settle() sends it with
-// one send() and stores the idle deadline. Nothing is allocated and no timer
-// is touched.
+// on_message() takes a parser and a queue from the loop's pools (warm: the
+// last connection served gave them back); the parser copies the request
+// into its reused buffers; dispatch() pushes a response on the queue and
+// calls the handler; Response::send() writes into the queue's output;
+// settle() sends it with one send() and stores the idle deadline; the
+// parser and the queue go back to the pools. Nothing is allocated and no
+// timer is touched.
 #include "http/server_internal.hpp"
 
 #include <cassert>
@@ -18,10 +20,7 @@ namespace reactor::http::detail {
 Session::Session(ServerCore& core, std::shared_ptr<LoopState> loop_state, TcpConnection& connection)
     : core_(&core),
       loop_state_(std::move(loop_state)),
-      connection_(&connection),
-      queue_(new ResponseQueue(*this, &loop_state_->loop, &loop_state_->dates,
-                               loop_state_->settings.max_pipelined)),
-      parser_(core.options_.limits) {
+      connection_(&connection) {
     loop_state_->add(*this);
     // A new connection must send its first request within header_timeout.
     deadline_ = loop_state_->loop.now() + loop_state_->settings.header_timeout;
@@ -29,8 +28,33 @@ Session::Session(ServerCore& core, std::shared_ptr<LoopState> loop_state, TcpCon
 
 Session::~Session() {
     loop_state_->remove(*this);
-    queue_->detach();
-    queue_->release();
+    if (request_ != nullptr) loop_state_->give_back(request_);
+    if (queue_ != nullptr) {
+        queue_->detach();
+        loop_state_->give_back(queue_);  // pooled if no handle points at it
+    }
+}
+
+// A request starts arriving: the parser and the queue come from the pools.
+void Session::acquire() {
+    if (request_ == nullptr) request_ = loop_state_->take_request_state();
+    if (queue_ == nullptr) queue_ = loop_state_->take_queue(*this);
+}
+
+// Idle again: no request in progress, nothing held back, nothing owed, no
+// handle out there. Called only where no queue call is on the stack (the
+// end of a TCP event, a scheduled run, the tick), never from inside the
+// queue's notifications.
+void Session::give_back_if_idle() noexcept {
+    if (!reading_requests() || dispatching_) return;
+    if (request_ != nullptr) {
+        if (request_->parser.started() || !request_->stash.empty()) return;
+        loop_state_->give_back(std::exchange(request_, nullptr));
+    }
+    if (queue_ != nullptr && queue_->reusable()) {
+        queue_->detach();
+        loop_state_->give_back(std::exchange(queue_, nullptr));
+    }
 }
 
 EventLoop& Session::loop() const noexcept { return loop_state_->loop; }
@@ -42,6 +66,7 @@ void Session::on_message(Buffer& input) {
         input.consume_all();  // nothing after the last request is read
         return;
     }
+    acquire();
     std::size_t used = 0;
     pass(input.view(), used);
     input.consume(used);
@@ -49,12 +74,13 @@ void Session::on_message(Buffer& input) {
         // Stopped at the pipelining cap: hold the rest (reading pauses in
         // settle()) and parse it when a response completes. When no more
         // requests are read, the rest is dropped.
-        if (reading_requests()) stash_.append(input.view());
+        if (reading_requests()) request_->stash.append(input.view());
         input.consume_all();
     }
     if (!live()) return;
     settle();
     schedule_if_due();
+    give_back_if_idle();
 }
 
 // One pass over input: every complete request is dispatched; what the
@@ -72,19 +98,20 @@ void Session::pass(std::string_view data, std::size_t& used) {
 // is used up, the pipelining cap is reached, or no more requests are to be
 // read. Returns the bytes consumed.
 std::size_t Session::process(std::string_view data) {
+    RequestParser& parser = request_->parser;
     std::size_t used = 0;
     while (used < data.size() && reading_requests() && live() && !queue_->full()) {
-        used += parser_.feed(data.substr(used));
-        if (parser_.failed()) {
-            fail(parser_.error_status());
+        used += parser.feed(data.substr(used));
+        if (parser.failed()) {
+            fail(parser.error_status());
             break;
         }
-        if (!parser_.done()) {
-            if (parser_.headers_complete()) maybe_send_continue();
+        if (!parser.done()) {
+            if (parser.headers_complete()) maybe_send_continue();
             break;  // everything was consumed; wait for more
         }
         dispatch();
-        parser_.reset();
+        parser.reset();
         continue_sent_ = false;
         // A response that closed the connection already went out.
         if (queue_->ended() && reading_requests()) phase_ = Phase::Closing;
@@ -93,7 +120,7 @@ std::size_t Session::process(std::string_view data) {
 }
 
 void Session::dispatch() {
-    const Request& request = parser_.request();
+    const Request& request = request_->parser.request();
     const bool keep_alive = request.keep_alive() && phase_ == Phase::Open;
     // The connection closes after this response: read no further request.
     if (!keep_alive) phase_ = Phase::Closing;
@@ -118,7 +145,7 @@ void Session::dispatch() {
 void Session::fail(int status) {
     if (!reading_requests()) return;
     phase_ = Phase::Closing;
-    error_status_ = status;
+    error_status_ = static_cast<std::uint16_t>(status);
 }
 
 // Nothing owed, nothing arriving: close at once, no response at stake.
@@ -131,10 +158,11 @@ void Session::close_quietly() {
 void Session::maybe_send_continue() {
     // Only when every earlier response is out: "100 Continue" belongs to
     // this request, and must not overtake the answers to the ones before.
-    if (continue_sent_ || queue_->owed() != 0 || !reading_requests() || !parser_.headers_complete() ||
-        parser_.done() || !parser_.request().expects_continue()) {
+    if (continue_sent_ || owed() != 0 || !reading_requests() || !headers_complete() ||
+        request_->parser.done() || !request_->parser.request().expects_continue()) {
         return;
     }
+    acquire();
     write_continue(queue_->output());
     continue_sent_ = true;
 }
@@ -155,28 +183,28 @@ void Session::queue_changed() {
 // call or a handler.
 void Session::schedule_if_due() {
     if (!live()) return;
-    const bool resume = !stash_.empty() && reading_requests() && !queue_->full();
-    const bool drains = queue_->drain_due() && queue_->output().empty() &&
+    const bool resume = !stash_empty() && reading_requests() && !queue_full();
+    const bool drains = queue_ != nullptr && queue_->drain_due() && queue_->output().empty() &&
                         connection_->output_bytes() == 0;
     if (resume || drains) loop_state_->schedule(*this);
 }
 
 // Brings the phase, the output, reading and the deadline up to date.
 void Session::settle() {
-    if (queue_->ended() && reading_requests()) phase_ = Phase::Closing;
-    if (phase_ == Phase::Closing && queue_->owed() == 0) {
+    if (queue_ != nullptr && queue_->ended() && reading_requests()) phase_ = Phase::Closing;
+    if (phase_ == Phase::Closing && owed() == 0) {
         finish_close();
     } else {
-        if (queue_->owed() == 0 && parser_.headers_complete()) maybe_send_continue();
-        if (!queue_->output().empty()) flush();
+        if (owed() == 0 && headers_complete()) maybe_send_continue();
+        flush();
     }
     update_reading();
     update_deadline();
 }
 
 void Session::flush() {
+    if (queue_ == nullptr || queue_->output().empty()) return;
     std::string& out = queue_->output();
-    if (out.empty()) return;
     const std::size_t before = connection_->output_bytes();
     connection_->send(out);
     queue_->clear_output();
@@ -199,9 +227,17 @@ void Session::flush() {
 // eat the last response), or at the linger deadline (update_deadline()).
 void Session::finish_close() {
     phase_ = Phase::Lingering;
-    if (error_status_ != 0) write_error(queue_->output(), error_status_, &loop_state_->dates);
+    if (error_status_ != 0) {
+        acquire();
+        write_error(queue_->output(), error_status_, &loop_state_->dates);
+    }
     flush();
-    std::string().swap(stash_);  // nothing more is parsed
+    if (request_ != nullptr) {
+        // Nothing more is parsed: the parser goes back, its input dropped.
+        request_->parser.reset();
+        request_->stash.clear();
+        loop_state_->give_back(std::exchange(request_, nullptr));
+    }
     connection_->shutdown();
 }
 
@@ -209,7 +245,7 @@ void Session::update_reading() {
     // While lingering the connection reads on, to see the client's EOF;
     // what it reads is dropped (on_message).
     const bool want = phase_ == Phase::Lingering ||
-                      (reading_requests() && !output_blocked_ && stash_.empty() && !queue_->full());
+                      (reading_requests() && !output_blocked_ && stash_empty() && !queue_full());
     if (want == connection_->reading()) return;
     if (want) {
         connection_->resume_reading();
@@ -236,16 +272,16 @@ void Session::update_deadline() noexcept {
     switch (phase_) {
     case Phase::Open:
     case Phase::LastRequest:
-        if (parser_.started() && !parser_.headers_complete()) {
+        if (request_started() && !headers_complete()) {
             arm(Timeout::Head, st.header_timeout);  // from the pass that brought its first byte
-        } else if (parser_.headers_complete()) {
+        } else if (headers_complete()) {
             // Not while the client waits for our 100 Continue.
-            if (parser_.request().expects_continue() && !continue_sent_) {
+            if (request_->parser.request().expects_continue() && !continue_sent_) {
                 disarm();
             } else {
                 arm(Timeout::Body, st.body_timeout);  // a total, not per read
             }
-        } else if (queue_->owed() > 0) {
+        } else if (owed() > 0) {
             disarm();  // handlers are at work: their time is not the client's
         } else if (timeout_ != Timeout::FirstRequest) {
             timeout_ = Timeout::Idle;  // refreshed by every pass
@@ -267,6 +303,10 @@ void Session::check_deadline(EventLoop::TimePoint now) {
     if (!live()) return;
     check_send(now);
     if (now < deadline_ || !live()) return;
+    struct GiveBack {
+        Session& s;
+        ~GiveBack() { s.give_back_if_idle(); }
+    } give_back{*this};
     deadline_ = EventLoop::TimePoint::max();
     const Timeout what = std::exchange(timeout_, Timeout::None);
     switch (what) {
@@ -318,24 +358,29 @@ void Session::check_send(EventLoop::TimePoint now) {
 // they would run handlers or callbacks re-entrantly).
 void Session::run_scheduled() {
     if (!live()) return;
-    if (reading_requests() && !stash_.empty() && !queue_->full()) {
+    if (reading_requests() && !stash_empty() && !queue_full()) {
+        acquire();
+        std::string& stash = request_->stash;
         std::size_t used = 0;
-        pass(stash_, used);
-        stash_.erase(0, used);
-        if (!reading_requests() || stash_.empty()) {
-            stash_.clear();
-            if (stash_.capacity() > 64 * 1024) std::string().swap(stash_);
+        pass(stash, used);
+        if (request_ != nullptr) {  // still held: not given back by a close
+            stash.erase(0, used);
+            if (!reading_requests() || stash.empty()) {
+                stash.clear();
+                if (stash.capacity() > 64 * 1024) std::string().swap(stash);
+            }
         }
         if (!live()) return;
         settle();
     }
     run_drains_if_due();
+    if (live()) give_back_if_idle();
 }
 
 // The queue's drain callbacks run once everything written has left: the
 // queue's output and the socket's.
 void Session::run_drains_if_due() {
-    if (!live() || !queue_->drain_due()) return;
+    if (!live() || queue_ == nullptr || !queue_->drain_due()) return;
     if (!queue_->output().empty() || connection_->output_bytes() != 0) return;
     // A callback may close the connection, or destroy the server: the queue
     // then detaches and stops; this Session's memory lasts until the end of
@@ -357,6 +402,7 @@ void Session::on_write_complete() {
     if (!live()) return;
     update_reading();
     run_drains_if_due();
+    if (live()) give_back_if_idle();
 }
 
 void Session::on_peer_shutdown() {
@@ -364,17 +410,17 @@ void Session::on_peer_shutdown() {
     // left incomplete is dropped; the responses it is owed still go out,
     // then we close.
     if (reading_requests()) phase_ = Phase::Closing;
-    parser_.reset();
+    if (request_ != nullptr) request_->parser.reset();
     settle();
 }
 
 void Session::drain() {
     if (!reading_requests() || phase_ == Phase::LastRequest) return;
-    if (queue_->owed() == 0 && !parser_.started()) {
+    if (owed() == 0 && !request_started()) {
         close_quietly();  // idle keep-alive connection: close now
         return;
     }
-    if (queue_->close_after_newest()) {
+    if (queue_ != nullptr && queue_->close_after_newest()) {
         // The newest owed response is the last; it says Connection: close
         // unless its head is already out. A request arriving behind it is
         // not read.
@@ -384,7 +430,7 @@ void Session::drain() {
         // and then the connection closes.
         phase_ = Phase::LastRequest;
     }
-    settle();
+    if (!dispatching_) settle();  // else the pass's end does (a handler called shutdown())
 }
 
 void Session::force_close() {
@@ -404,10 +450,16 @@ void Session::close_cleanup(bool notify_server) noexcept {
     timeout_ = Timeout::None;
     deadline_ = send_deadline_ = EventLoop::TimePoint::max();
     loop_state_->remove(*this);
-    std::string().swap(stash_);
+    if (request_ != nullptr) {
+        request_->parser.reset();
+        request_->stash.clear();
+    }
     // Last: it destroys user callables (drain callbacks), which may hold a
-    // Response and call back in; everything above is settled by then.
-    queue_->detach();
+    // Response and call back in; everything above is settled by then. The
+    // queue and the parser go back to the pools with the Session's memory
+    // (~Session), after the current dispatch step: a queue call may be on
+    // the stack.
+    if (queue_ != nullptr) queue_->detach();
     if (notify_server) core_->session_closed();
 }
 

@@ -79,6 +79,7 @@ class ServerCore;
 
 /// What every session on a loop needs from the options.
 struct SessionSettings {
+    Limits limits;
     std::chrono::milliseconds header_timeout;
     std::chrono::milliseconds idle_timeout;
     std::chrono::milliseconds body_timeout;
@@ -86,8 +87,22 @@ struct SessionSettings {
     std::size_t max_pipelined;
 };
 
+/// What a connection needs only while a request is in progress: the
+/// parser (344 bytes, and its buffers) and the input held back at the
+/// pipelining cap. Pooled per loop (LoopState): taken when bytes arrive,
+/// given back when the connection is idle again, so an idle keep-alive
+/// connection holds none, and a warm one travels from connection to
+/// connection without allocating.
+struct RequestState {
+    explicit RequestState(const Limits& limits) : parser(limits) {}
+    RequestParser parser;
+    std::string stash;  // input held back at the pipelining cap
+};
+
 /// One connection's HTTP state. Loop thread only.
 class Session final : private ResponseQueue::Owner {
+    friend class LoopState;  // the list and schedule fields
+
 public:
     Session(ServerCore& core, std::shared_ptr<LoopState> loop_state, TcpConnection& connection);
     ~Session();
@@ -114,12 +129,6 @@ public:
 
     EventLoop& loop() const noexcept;
 
-    // LoopState's intrusive list of open sessions, and its schedule.
-    Session* prev_ = nullptr;
-    Session* next_ = nullptr;
-    bool listed_ = false;
-    bool scheduled_ = false;
-
 private:
     enum class Phase : std::uint8_t { Open, LastRequest, Closing, Lingering, Flushing, Closed };
     // What deadline_ means (checked by the tick).
@@ -145,6 +154,17 @@ private:
     bool live() const noexcept {
         return phase_ != Phase::Closed && connection_->state() != TcpConnection::State::Disconnected;
     }
+    // The lazily held parts, read safely when absent.
+    bool request_started() const noexcept { return request_ != nullptr && request_->parser.started(); }
+    bool headers_complete() const noexcept {
+        return request_ != nullptr && request_->parser.headers_complete();
+    }
+    bool stash_empty() const noexcept { return request_ == nullptr || request_->stash.empty(); }
+    std::size_t owed() const noexcept { return queue_ != nullptr ? queue_->owed() : 0; }
+    bool queue_full() const noexcept { return queue_ != nullptr && queue_->full(); }
+    void acquire();
+    void give_back_if_idle() noexcept;
+
     void pass(std::string_view data, std::size_t& used);
     std::size_t process(std::string_view data);
     void dispatch();
@@ -161,23 +181,33 @@ private:
     void run_drains_if_due();
     void close_cleanup(bool notify_server) noexcept;
 
+    // Field order: what the idle path touches first; 8-byte members, then
+    // the small ones packed (sizeof is 112 bytes on LP64, the vptr included).
     ServerCore* core_;
     std::shared_ptr<LoopState> loop_state_;
     TcpConnection* connection_;  // null once the connection object is gone
-    ResponseQueue* queue_;       // one reference, dropped by ~Session
-    RequestParser parser_;
-    std::string stash_;  // input held back at the pipelining cap
+    // Held only while needed (null when idle): taken from LoopState's pools
+    // and given back by give_back_if_idle(). The queue carries a reference
+    // while held; it goes back to the pool only when no Response handle
+    // points at it (ResponseQueue::reusable()).
+    RequestState* request_ = nullptr;
+    ResponseQueue* queue_ = nullptr;
     EventLoop::TimePoint deadline_ = EventLoop::TimePoint::max();
     // Send progress: while the socket holds output, the time by which it
     // must shrink, and the byte count it must get below.
     EventLoop::TimePoint send_deadline_ = EventLoop::TimePoint::max();
     std::size_t send_mark_ = 0;
-    int error_status_ = 0;  // sent when the queue empties, before closing
+    // LoopState's intrusive list of open sessions, and its schedule.
+    Session* prev_ = nullptr;
+    Session* next_ = nullptr;
+    std::uint16_t error_status_ = 0;  // sent when the queue empties, before closing
     Phase phase_ = Phase::Open;
     Timeout timeout_ = Timeout::FirstRequest;
     bool dispatching_ = false;     // inside a pass over input: send at its end
     bool continue_sent_ = false;   // 100 Continue went out for this request
     bool output_blocked_ = false;  // the socket's queue is above max_output_bytes
+    bool listed_ = false;          // in LoopState's list
+    bool scheduled_ = false;       // in LoopState's schedule
 };
 
 }  // namespace reactor::http::detail
