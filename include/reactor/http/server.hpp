@@ -7,10 +7,12 @@
 //   });
 //   loop.run();
 //
-// Each connection has one RequestParser and one output string, both reused
-// for every request. Bytes read from the socket are parsed at once; each
-// complete request runs its handler at once, in order; every response
-// completed while one batch of input is handled goes out in one send().
+// Bytes read from a connection are parsed at once; each complete request
+// runs its handler at once, in order; every response completed while one
+// batch of input is handled goes out in one send(). The parser and the
+// queue of owed responses are per-loop pooled objects a connection holds
+// only while a request is in progress: an idle keep-alive connection costs
+// about 200 bytes of user-space memory (docs/http.md).
 //
 // Handlers and responses. A handler gets the Request (views into the
 // parser: valid only during the call; a handler that answers later copies
@@ -25,10 +27,14 @@
 // The server answers for the handler in three cases: when every copy of a
 // Response is dropped before it completes, the client gets 500 (or, if the
 // head was already sent, the connection closes), so it never waits forever;
-// when the client disconnects first, the Response's methods do nothing and
-// connection_open() turns false; when the parser fails, the client gets the
-// parser's status (400, 413, 431, 501, 505) with Connection: close, after the
-// responses it is still owed, and the connection closes.
+// when the client disconnects first (closes or resets, at any point: before
+// the head, mid-body, with a drain callback pending), the Response's methods
+// do nothing, connection_open() turns false, pending drain callbacks are
+// destroyed without running, and the server serves on; when the parser
+// fails, the client gets the parser's status (400, 413, 431, 501, 505) with
+// Connection: close, after the responses it is still owed, and the
+// connection closes. A connection's phases (open, last request, closing,
+// lingering, flushing, closed) are drawn in docs/http.md.
 //
 // Time limits (docs/http.md, "Timeouts and limits"): every phase of a
 // connection has one. A request's head must be complete within
@@ -137,8 +143,11 @@ struct ServerOptions {
 /// the head a GET would get and no body, whatever the handler writes.
 ///
 /// Once the connection is gone every method does nothing (no exception) and
-/// connection_open() is false. A default-constructed Response is such a
-/// handle with no request behind it.
+/// connection_open() is false. A Response may outlive its connection, its
+/// server and even its loop (it holds a reference to its connection's
+/// response queue, not to the connection): it stays such a no-op (loop()
+/// then refers to a loop that is gone). A default-constructed Response is
+/// such a handle with no request behind it.
 class Response {
 public:
     Response() noexcept = default;
