@@ -454,13 +454,13 @@ void Session::close_cleanup(bool notify_server) noexcept {
         request_->parser.reset();
         request_->stash.clear();
     }
-    // Last: it destroys user callables (drain callbacks), which may hold a
-    // Response and call back in; everything above is settled by then. The
-    // queue and the parser go back to the pools with the Session's memory
-    // (~Session), after the current dispatch step: a queue call may be on
-    // the stack.
-    if (queue_ != nullptr) queue_->detach();
     if (notify_server) core_->session_closed();
+    // Last: it destroys user callables (drain callbacks), which may hold a
+    // Response and call back in, or even destroy the server; everything
+    // above is settled by then. The queue and the parser go back to the
+    // pools with the Session's memory (~Session), after the current
+    // dispatch step: a queue call may be on the stack.
+    if (queue_ != nullptr) queue_->detach();
 }
 
 // ---- ResponseQueue::Owner ------------------------------------------------------
