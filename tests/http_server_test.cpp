@@ -698,6 +698,44 @@ TEST_CASE("the server destroyed while responses are held, streams paced, and dra
     held.clear();
 }
 
+TEST_CASE("a drain callback or a handler may destroy the server it runs in") {
+    SUBCASE("a drain callback") {
+        ServerFixture f;
+        f.server->route("GET", "/", [&](const http::Request&, http::Response res) {
+            res.start_chunked();
+            res.write("first");
+            res.on_drain([&f, res]() mutable {
+                res.write("never sent");  // still inside: the server is whole
+                f.server.reset();         // the session is freed after this step
+                res.write("after");       // a no-op now
+                CHECK_FALSE(res.connection_open());
+            });
+        });
+        HttpClient c = f.client();
+        HttpClient other = f.client();
+        c.send(get("/"));
+        CHECK(c.wait_eof(f.loop));
+        CHECK(other.wait_eof(f.loop));
+        CHECK_FALSE(f.server.has_value());
+    }
+    SUBCASE("a handler, with pipelined requests behind it") {
+        ServerFixture f;
+        std::optional<http::Response> held;
+        f.server->route("GET", "/hold", [&](const http::Request&, http::Response res) { held = res; });
+        f.server->route("GET", "/die", [&](const http::Request&, http::Response res) {
+            res.send("bye");
+            f.server.reset();
+        });
+        HttpClient c = f.client();
+        c.send(get("/hold") + get("/die") + get("/hold"));
+        CHECK(c.wait_eof(f.loop));
+        REQUIRE(held.has_value());
+        CHECK(held->done());
+        held->send("nobody");
+        held.reset();
+    }
+}
+
 TEST_CASE("with allow_half_close, a client that shuts down its side still gets deferred responses") {
     http::ServerOptions options;
     options.tcp.connection.allow_half_close = true;
