@@ -207,7 +207,7 @@ ServerCore::ServerCore(EventLoop& loop, const SocketAddress& address, ServerOpti
         auto* session = new Session(*this, loop_state(c->loop()), *c);
         c->context() = SessionLink(session);
         sessions_.fetch_add(1, std::memory_order_relaxed);
-        if (shutting_down_.load(std::memory_order_acquire)) session->drain();
+        if (shutting_down_.load(std::memory_order_acquire)) session->begin_shutdown();
     });
     tcp_.on_message([](const TcpConnectionPtr& c, Buffer& input) {
         if (Session* s = session_of(c)) {
@@ -311,7 +311,7 @@ void ServerCore::shutdown(EventLoop::Duration grace, std::function<void()> done)
     tcp_.stop_listening();
     shutdown_done_ = std::move(done);
     shutting_down_.store(true, std::memory_order_release);
-    on_every_loop([](LoopState& ls) { ls.for_each([](Session& s) { s.drain(); }); });
+    on_every_loop([](LoopState& ls) { ls.for_each([](Session& s) { s.begin_shutdown(); }); });
     grace_timer_ = loop_.run_after(grace, [this] {
         grace_timer_ = {};
         on_every_loop([](LoopState& ls) { ls.for_each([](Session& s) { s.force_close(); }); });

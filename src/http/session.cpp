@@ -414,7 +414,7 @@ void Session::on_peer_shutdown() {
     settle();
 }
 
-void Session::drain() {
+void Session::begin_shutdown() {
     if (!reading_requests() || phase_ == Phase::LastRequest) return;
     if (owed() == 0 && !request_started()) {
         close_quietly();  // idle keep-alive connection: close now

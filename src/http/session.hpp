@@ -115,8 +115,10 @@ public:
     void on_high_water();
     void on_write_complete();
     void on_peer_shutdown();
-    /// Server shutdown: finish what is owed, then close (see Server::shutdown).
-    void drain();
+    /// Server shutdown: finish what is owed, then close (Server::shutdown).
+    /// Named apart from the two other drains of this code: a response's
+    /// on_drain() callback, and the output having drained.
+    void begin_shutdown();
     void force_close();
     /// The connection object is being destroyed (its context with it).
     void connection_gone() noexcept;
