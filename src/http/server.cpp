@@ -137,6 +137,23 @@ void LoopState::remove(Session& session) noexcept {
     if (--count_ == 0) loop.cancel(std::exchange(timer_, TimerId{}));
 }
 
+void LoopState::close_all() noexcept {
+    // A snapshot: closing one session destroys its drain callbacks, which
+    // may close others. Each Session's memory outlives this (defer_release).
+    std::vector<Session*> open;
+    try {
+        open.reserve(count_);
+    } catch (...) {
+    }
+    for_each([&](Session& s) {
+        try {
+            open.push_back(&s);
+        } catch (...) {
+        }
+    });
+    for (Session* s : open) s->abandon();
+}
+
 void LoopState::schedule(Session& session) {
     if (session.scheduled_) return;
     scheduled_.push_back(&session);
@@ -230,7 +247,21 @@ ServerCore::ServerCore(EventLoop& loop, const SocketAddress& address, ServerOpti
     });
 }
 
-ServerCore::~ServerCore() { loop_.cancel(grace_timer_); }
+ServerCore::~ServerCore() {
+    loop_.cancel(grace_timer_);
+    // "Closes every connection at once": the sessions on this loop stop now
+    // (their Responses turn into no-ops at once), whenever the TCP layer
+    // then frees its connection objects. Those on other loops stop on their
+    // own threads, when ~TcpServer abandons their connections there.
+    std::shared_ptr<LoopState> own;
+    {
+        std::lock_guard<std::mutex> lock(loops_mutex_);
+        for (const auto& ls : loops_) {
+            if (&ls->loop == &loop_) own = ls;
+        }
+    }
+    if (own) own->close_all();
+}
 
 std::shared_ptr<LoopState> ServerCore::loop_state(EventLoop& loop) {
     std::lock_guard<std::mutex> lock(loops_mutex_);

@@ -55,6 +55,8 @@ public:
     /// closes are deferred by TcpConnection, so the list stays intact).
     template <class Fn>
     void for_each(Fn fn);
+    /// The server is being destroyed: every session on this loop stops.
+    void close_all() noexcept;
     /// Runs session.run_scheduled() from the loop, in a later step (one
     /// post() per batch, not per session). Once until it has run.
     void schedule(Session& session);

@@ -122,6 +122,8 @@ public:
     void force_close();
     /// The connection object is being destroyed (its context with it).
     void connection_gone() noexcept;
+    /// The server is being destroyed: stop now (Closed), without telling it.
+    void abandon() noexcept { close_cleanup(false); }
 
     // ---- from LoopState -------------------------------------------------------
     /// The tick: acts on a passed deadline, watches send progress.
