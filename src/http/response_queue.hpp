@@ -130,8 +130,14 @@ public:
     /// running, and the owner is forgotten. Idempotent.
     void detach() noexcept;
     bool attached() const noexcept { return owner_ != nullptr; }
+    /// Forgets the owner of a reusable() queue, for a pool: detach()
+    /// without the work, since there is nothing to drop.
+    void park() noexcept { owner_ = nullptr; }
     /// Gives the queue to another owner (a pooled queue); it must be empty.
     void reattach(Owner& owner, const DateCache* dates) noexcept;
+    /// A pool's intrusive list link (LoopState); null when not pooled.
+    ResponseQueue* next_free = nullptr;
+
     /// True when the queue holds nothing a connection must keep: no owed
     /// response, no output, no drain callback, and no handle out there.
     bool reusable() const noexcept {

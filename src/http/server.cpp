@@ -61,50 +61,8 @@ LoopState::~LoopState() {
     // The tick runs only while sessions exist, and every session holds this
     // object: none is left, so no timer is either.
     assert(!timer_);
-    for (RequestState* r : free_requests_) delete r;
-    for (ResponseQueue* q : free_queues_) q->release();
-}
-
-RequestState* LoopState::take_request_state() {
-    if (free_requests_.empty()) return new RequestState(settings.limits);
-    RequestState* r = free_requests_.back();
-    free_requests_.pop_back();
-    return r;
-}
-
-void LoopState::give_back(RequestState* state) noexcept {
-    if (free_requests_.size() < kPoolSize) {
-        try {
-            free_requests_.push_back(state);
-            return;
-        } catch (...) {
-        }
-    }
-    delete state;
-}
-
-ResponseQueue* LoopState::take_queue(ResponseQueue::Owner& owner) {
-    if (free_queues_.empty()) {
-        return new ResponseQueue(owner, &loop, &dates, settings.max_pipelined);
-    }
-    ResponseQueue* q = free_queues_.back();
-    free_queues_.pop_back();
-    q->reattach(owner, &dates);
-    return q;
-}
-
-// The queue is detached. Pooled only when the Session's reference is the
-// last: a queue a Response still points at must never serve another
-// connection (the handle would write into it).
-void LoopState::give_back(ResponseQueue* queue) noexcept {
-    if (queue->refs() == 1 && queue->owed() == 0 && free_queues_.size() < kPoolSize) {
-        try {
-            free_queues_.push_back(queue);
-            return;
-        } catch (...) {
-        }
-    }
-    queue->release();
+    while (free_requests_ != nullptr) delete std::exchange(free_requests_, free_requests_->next_free);
+    while (free_queues_ != nullptr) std::exchange(free_queues_, free_queues_->next_free)->release();
 }
 
 void LoopState::add(Session& session) {

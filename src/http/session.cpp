@@ -52,7 +52,7 @@ void Session::give_back_if_idle() noexcept {
         loop_state_->give_back(std::exchange(request_, nullptr));
     }
     if (queue_ != nullptr && queue_->reusable()) {
-        queue_->detach();
+        queue_->park();  // nothing to drop: only the owner is forgotten
         loop_state_->give_back(std::exchange(queue_, nullptr));
     }
 }

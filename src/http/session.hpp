@@ -96,7 +96,8 @@ struct SessionSettings {
 struct RequestState {
     explicit RequestState(const Limits& limits) : parser(limits) {}
     RequestParser parser;
-    std::string stash;  // input held back at the pipelining cap
+    std::string stash;                   // input held back at the pipelining cap
+    RequestState* next_free = nullptr;   // LoopState's pool (an intrusive list)
 };
 
 /// One connection's HTTP state. Loop thread only.
