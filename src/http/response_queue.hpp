@@ -120,6 +120,8 @@ public:
     bool close_after_newest() noexcept;
     /// A drain callback waits for the output to drain.
     bool drain_due() const noexcept;
+    /// Some drain callback is registered (due or not): a cheap test.
+    bool has_drains() const noexcept { return drains_ != 0; }
     /// The owner's output has all left (output() empty, nothing in flight):
     /// runs the due drain callbacks, oldest first. Call it from the loop,
     /// never from inside a Response call. Stops if the queue is detached

@@ -79,7 +79,8 @@ void Session::on_message(Buffer& input) {
     }
     if (!live()) return;
     settle();
-    schedule_if_due();
+    // The usual case, a request answered at once, has nothing to schedule.
+    if (!stash_empty() || (queue_ != nullptr && queue_->has_drains())) schedule_if_due();
     give_back_if_idle();
 }
 
