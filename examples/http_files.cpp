@@ -1,6 +1,7 @@
 // examples/http_files.cpp -- a static file server: one folder, read-only.
 //
 //   build/examples/http_files --root DIR [--port 8080] [--host 127.0.0.1]
+//                             [--send-timeout S] [--max-connections N]
 //   curl -i http://127.0.0.1:8080/index.html
 //   curl -i -H 'Range: bytes=0-99' http://127.0.0.1:8080/big.bin
 //
@@ -23,6 +24,9 @@
 //     one has left for the kernel (Response::on_drain), so a slow client
 //     holds one slice, not the file;
 //   - a Range asks for a slice, and only that slice is read;
+//   - a client that stops reading mid-download is cut off after
+//     --send-timeout seconds without progress (default 60), which closes
+//     the file too; --max-connections caps the clients served at once;
 //   - the safety is in the helpers (reactor/http/static_files.hpp): ".."
 //     in any spelling is refused before the disk is touched, and symbolic
 //     links leading out of the root are refused by open_beneath();
@@ -58,10 +62,14 @@ struct Args {
     std::string root;
     std::string host = "127.0.0.1";
     long port = 8080;
+    double send_timeout = 60;  // seconds
+    long max_connections = 0;  // 0: the TCP layer's default cap
 };
 
 [[noreturn]] void usage(const char* self) {
-    std::fprintf(stderr, "usage: %s --root DIR [--port N] [--host H]\n", self);
+    std::fprintf(stderr,
+                 "usage: %s --root DIR [--port N] [--host H] [--send-timeout S] [--max-connections N]\n",
+                 self);
     std::exit(2);
 }
 
@@ -77,11 +85,22 @@ Args parse_args(int argc, char** argv) {
             char* end = nullptr;
             args.port = std::strtol(argv[++i], &end, 10);
             if (end == argv[i] || *end != '\0') usage(argv[0]);
+        } else if (std::strcmp(argv[i], "--send-timeout") == 0 && has_value) {
+            char* end = nullptr;
+            args.send_timeout = std::strtod(argv[++i], &end);
+            if (end == argv[i] || *end != '\0') usage(argv[0]);
+        } else if (std::strcmp(argv[i], "--max-connections") == 0 && has_value) {
+            char* end = nullptr;
+            args.max_connections = std::strtol(argv[++i], &end, 10);
+            if (end == argv[i] || *end != '\0') usage(argv[0]);
         } else {
             usage(argv[0]);
         }
     }
-    if (args.root.empty() || args.port < 0 || args.port > 65535) usage(argv[0]);
+    if (args.root.empty() || args.port < 0 || args.port > 65535 ||
+        !(args.send_timeout > 0 && args.send_timeout < 86400) || args.max_connections < 0) {
+        usage(argv[0]);
+    }
     return args;
 }
 
@@ -198,7 +217,12 @@ int main(int argc, char** argv) try {
 
     EventLoop loop;
     const auto port = static_cast<std::uint16_t>(args.port);
-    http::Server server(loop, SocketAddress::from_host_port(args.host, port));
+    http::ServerOptions options;
+    options.send_timeout = std::chrono::milliseconds(static_cast<long long>(args.send_timeout * 1000));
+    if (args.max_connections > 0) {
+        options.tcp.max_connections = static_cast<std::size_t>(args.max_connections);
+    }
+    http::Server server(loop, SocketAddress::from_host_port(args.host, port), options);
 
     // [handler]
     server.route("GET", "/", [&loop, root_fd](const http::Request& request,

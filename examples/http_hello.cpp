@@ -1,6 +1,7 @@
 // examples/http_hello.cpp -- the smallest useful HTTP server: "Hello, World!".
 //
-//   build/examples/http_hello [--port 8080] [--host 127.0.0.1] [--threads 1] [--header-timeout S]
+//   build/examples/http_hello [--port 8080] [--host 127.0.0.1] [--threads 1]
+//                             [--header-timeout S] [--send-timeout S] [--max-connections N]
 //   curl -i http://127.0.0.1:8080/
 //
 // What to read here:
@@ -10,6 +11,10 @@
 //   - the graceful stop: on SIGINT or SIGTERM the server stops listening,
 //     finishes the responses in flight, closes idle connections, and the
 //     program exits with status 0;
+//   - the limits: --header-timeout (a request's head must arrive within S
+//     seconds), --send-timeout (a client that stops reading is cut off
+//     after S seconds without progress), --max-connections (connections
+//     over N are refused at once); docs/http.md lists every timeout;
 //   - the fd limit: raised to the hard limit, so that 10,000 clients fit.
 //
 // It prints "listening on HOST:PORT" once ready (port 0 picks a free port).
@@ -35,10 +40,15 @@ struct Args {
     long port = 8080;
     long threads = 1;
     double header_timeout = 10;  // seconds
+    double send_timeout = 60;    // seconds
+    long max_connections = 0;    // 0: the TCP layer's default cap
 };
 
 [[noreturn]] void usage(const char* self) {
-    std::fprintf(stderr, "usage: %s [--port N] [--host H] [--threads N] [--header-timeout S]\n", self);
+    std::fprintf(stderr,
+                 "usage: %s [--port N] [--host H] [--threads N] [--header-timeout S]\n"
+                 "       [--send-timeout S] [--max-connections N]\n",
+                 self);
     std::exit(2);
 }
 
@@ -56,13 +66,18 @@ Args parse_args(int argc, char** argv) {
             args.threads = std::strtol(argv[++i], &end, 10);
         } else if (std::strcmp(argv[i], "--header-timeout") == 0 && has_value) {
             args.header_timeout = std::strtod(argv[++i], &end);
+        } else if (std::strcmp(argv[i], "--send-timeout") == 0 && has_value) {
+            args.send_timeout = std::strtod(argv[++i], &end);
+        } else if (std::strcmp(argv[i], "--max-connections") == 0 && has_value) {
+            args.max_connections = std::strtol(argv[++i], &end, 10);
         } else {
             usage(argv[0]);
         }
         if (end == argv[i] || *end != '\0') usage(argv[0]);
     }
     if (args.port < 0 || args.port > 65535 || args.threads < 1 || args.threads > 256 ||
-        !(args.header_timeout > 0 && args.header_timeout < 86400)) {
+        !(args.header_timeout > 0 && args.header_timeout < 86400) ||
+        !(args.send_timeout > 0 && args.send_timeout < 86400) || args.max_connections < 0) {
         usage(argv[0]);
     }
     return args;
@@ -88,6 +103,10 @@ int main(int argc, char** argv) try {
     http::ServerOptions options;
     options.tcp.threads = static_cast<std::size_t>(args.threads);
     options.header_timeout = std::chrono::milliseconds(static_cast<long long>(args.header_timeout * 1000));
+    options.send_timeout = std::chrono::milliseconds(static_cast<long long>(args.send_timeout * 1000));
+    if (args.max_connections > 0) {
+        options.tcp.max_connections = static_cast<std::size_t>(args.max_connections);
+    }
     const auto address = SocketAddress::from_host_port(args.host, static_cast<std::uint16_t>(args.port));
     http::Server server(loop, address, options);
 

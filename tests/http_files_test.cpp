@@ -495,3 +495,40 @@ TEST_CASE("http_files: SIGTERM while a client that does not read is mid-download
     std::this_thread::sleep_for(std::chrono::milliseconds(200));
     CHECK(server.terminate() == 0);
 }
+
+TEST_CASE("http_files --send-timeout: a download nobody reads is cut off, the server serves on") {
+    Site site;
+    write_file(site.root() + "/huge.bin", pattern(kHugeSize));
+    ChildProcess child("http_files", {"--root", site.root(), "--port", "0", "--send-timeout", "0.3",
+                                      "--max-connections", "50"});
+    const SocketAddress where = listening_address(child.read_stdout_line());
+    // The client reads the head and a little, then nothing for a second:
+    // the server's output stops making progress, and after 0.3 s the
+    // connection (and the file it holds open) goes. Reading again then
+    // gets what the kernels still held, and the EOF long before the whole
+    // file (a client that had not stalled gets all of it, and no EOF).
+    Fd stalled = start_download(where, "GET /huge.bin HTTP/1.1\r\nHost: t\r\n\r\n", 1);
+    std::this_thread::sleep_for(std::chrono::milliseconds(1000));
+    std::string rest;
+    int state = 1;
+    const auto deadline = std::chrono::steady_clock::now() + kDeadline;
+    while (state > 0 && std::chrono::steady_clock::now() < deadline) {
+        pollfd p{stalled.get(), POLLIN, 0};
+        ::poll(&p, 1, 50);
+        state = read_into(stalled.get(), rest);
+    }
+    CHECK(state <= 0);  // closed by the server
+    CHECK(rest.size() < kHugeSize);
+    const Reply r = get(where, "/hello.txt");
+    REQUIRE(r.complete);
+    CHECK(r.body == "Hello, files!\n");
+    CHECK(child.stop(SIGTERM) == 0);
+}
+
+TEST_CASE("http_files refuses a bad --send-timeout or --max-connections with its usage") {
+    for (const char* bad : {"--send-timeout", "--max-connections"}) {
+        ChildProcess child("http_files", {"--root", ".", bad, "-1"});
+        CHECK(child.read_stderr_line().rfind("usage: ", 0) == 0);
+        CHECK(child.stop(0) == 2);
+    }
+}

@@ -97,10 +97,73 @@ TEST_CASE("http_hello exits 0 on SIGINT too") {
 TEST_CASE("http_hello refuses bad options with its usage and status 2") {
     for (const std::vector<std::string>& args :
          {std::vector<std::string>{"--port", "70000"}, {"--port", "abc"}, {"--threads", "0"},
-          {"--header-timeout", "-1"}, {"--bogus"}, {"--port"}}) {
+          {"--header-timeout", "-1"}, {"--send-timeout", "0"}, {"--max-connections", "-1"},
+          {"--max-connections", "x"}, {"--bogus"}, {"--port"}}) {
         INFO(args.front());
         Child bad(args);
         CHECK(bad.error_line().rfind("usage: ", 0) == 0);
         CHECK(bad.stop(0) == 2);
     }
+}
+
+TEST_CASE("http_hello --send-timeout cuts off a client that sends but never reads") {
+    Child server({"--port", "0", "--send-timeout", "0.3"});
+    const std::string line = server.first_line();
+    REQUIRE(line.rfind("listening on ", 0) == 0);
+    const SocketAddress where = SocketAddress::parse(line.substr(13));
+    // Pipelined requests, never a byte read: the answers pile up in the
+    // server until its output stalls; after 0.3 s without progress the
+    // server closes (a reset: our requests lie unread on its side).
+    Fd fd = tcp_connect(where);
+    std::string batch;
+    for (int i = 0; i < 1000; ++i) batch += get("/");
+    const auto start = std::chrono::steady_clock::now();
+    bool closed = false;
+    while (!closed && std::chrono::steady_clock::now() - start < kDeadline) {
+        const ssize_t n = ::send(fd.get(), batch.data(), batch.size(), MSG_NOSIGNAL);
+        if (n < 0 && errno != EAGAIN && errno != EWOULDBLOCK) closed = true;
+        pollfd p{fd.get(), 0, 0};
+        ::poll(&p, 1, 20);
+        if ((p.revents & (POLLHUP | POLLERR)) != 0) closed = true;
+    }
+    CHECK(closed);
+    CHECK(std::chrono::steady_clock::now() - start >= std::chrono::milliseconds(300));
+    CHECK(ask(where, get("/")).status == 200);  // serving on
+    CHECK(server.stop(SIGTERM) == 0);
+}
+
+TEST_CASE("http_hello --max-connections 2 refuses a third client at once") {
+    Child server({"--port", "0", "--max-connections", "2"});
+    const std::string line = server.first_line();
+    REQUIRE(line.rfind("listening on ", 0) == 0);
+    const SocketAddress where = SocketAddress::parse(line.substr(13));
+    std::vector<Fd> kept;
+    for (int i = 0; i < 2; ++i) {
+        kept.push_back(tcp_connect(where));
+        write_all(kept.back().get(), get("/"));
+        std::string in;
+        const auto deadline = std::chrono::steady_clock::now() + kDeadline;
+        while (!take_reply(in) && std::chrono::steady_clock::now() < deadline) {
+            pollfd p{kept.back().get(), POLLIN, 0};
+            ::poll(&p, 1, 50);
+            read_into(kept.back().get(), in);
+        }
+    }
+    // The third is accepted and closed: EOF (or a reset), no response.
+    Fd third = tcp_connect(where);
+    std::string in;
+    int state = 1;
+    const auto deadline = std::chrono::steady_clock::now() + kDeadline;
+    while (state > 0 && std::chrono::steady_clock::now() < deadline) {
+        pollfd p{third.get(), POLLIN, 0};
+        ::poll(&p, 1, 50);
+        state = read_into(third.get(), in);
+    }
+    CHECK(state <= 0);
+    CHECK(in.empty());
+    // One leaves: a newcomer is served.
+    kept.pop_back();
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+    CHECK(ask(where, get("/")).status == 200);
+    CHECK(server.stop(SIGTERM) == 0);
 }

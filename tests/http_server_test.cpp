@@ -318,6 +318,97 @@ TEST_CASE("responses completed later: from a timer, from queue_work, out of orde
     run_until(f.loop, [&] { return f.loop.pending_work() == 0; });
 }
 
+TEST_CASE("body_timeout is a total: a body trickled a byte at a time still gets 408 at the deadline") {
+    http::ServerOptions options;
+    options.header_timeout = 200ms;
+    options.body_timeout = 300ms;
+    ServerFixture f(options);
+    echo_route(*f.server);
+    HttpClient c = f.client();
+    const auto start = std::chrono::steady_clock::now();
+    c.send("POST /up HTTP/1.1\r\nHost: t\r\nContent-Length: 100\r\n\r\n");
+    // One byte every 40 ms: progress well within header_timeout each time,
+    // which the old per-read timeout would have accepted for ever.
+    bool answered = false;
+    REQUIRE(run_until(f.loop, [&] {
+        if (!c.eof) c.send("x");
+        run_for(f.loop, 40ms);
+        c.pump();
+        answered = c.in.find("\r\n\r\n") != std::string::npos;
+        return answered || c.eof;
+    }, 3s));
+    const auto took = std::chrono::steady_clock::now() - start;
+    const HttpReply r = c.reply(f.loop);
+    CHECK(r.status == 408);
+    CHECK(r.header("Connection") == "close");
+    CHECK(took >= 290ms);
+    CHECK(took < 2s);
+    CHECK(c.wait_eof(f.loop));
+
+    SUBCASE("a body that arrives in time is served") {
+        HttpClient d = f.client();
+        d.send("POST /ok HTTP/1.1\r\nHost: t\r\nContent-Length: 4\r\n\r\nab");
+        run_for(f.loop, 100ms);
+        d.send("cd");
+        CHECK(d.reply(f.loop).body == "POST /ok [abcd]");
+    }
+}
+
+TEST_CASE("send_timeout: a client that reads nothing is cut off; one that reads slowly is not") {
+    http::ServerOptions options;
+    options.send_timeout = 500ms;
+    ServerFixture f(options);
+    const std::string big(32 << 20, 'x');  // more than loopback's socket buffers hold
+    f.server->route("GET", "/big", [&](const http::Request&, http::Response res) { res.send(big); });
+    f.hello_route();
+
+    for (const bool close_after : {false, true}) {
+        CAPTURE(close_after);  // true: the response is the last, the connection is closing
+        HttpClient c = f.client();
+        const auto start = std::chrono::steady_clock::now();
+        c.send(get("/big", close_after ? "Connection: close\r\n" : ""));
+        // Reads nothing: the server's output stalls, then the connection goes.
+        REQUIRE(run_until(f.loop, [&] { return f.server->tcp().connection_count() == 1; }));
+        run_for(f.loop, 250ms);
+        CHECK(f.server->tcp().connection_count() == 1);  // not yet
+        CHECK(run_until(f.loop, [&] { return f.server->tcp().connection_count() == 0; }, 3s));
+        const auto took = std::chrono::steady_clock::now() - start;
+        CHECK(took >= 490ms);
+        CHECK(took < 2500ms);
+    }
+}
+
+TEST_CASE("send_timeout: a slow reader making progress keeps its connection past it") {
+    // The server sees progress when the kernel takes more of its output,
+    // which happens once the socket's send buffer has room again: the
+    // reader must read a good share of that buffer per send_timeout
+    // (1 MiB per 100 ms against a 1 s timeout here; with the 60 s default,
+    // a few KiB/s).
+    http::ServerOptions options;
+    options.send_timeout = 1s;
+    ServerFixture f(options);
+    const std::string big(64 << 20, 'x');
+    f.server->route("GET", "/big", [&](const http::Request&, http::Response res) { res.send(big); });
+    f.hello_route();
+    HttpClient c = f.client();
+    c.send(get("/big"));
+    const auto until = std::chrono::steady_clock::now() + 2500ms;
+    std::string buf(1 << 20, '\0');
+    while (std::chrono::steady_clock::now() < until) {
+        run_for(f.loop, 100ms);
+        const ssize_t n = ::recv(c.fd.get(), buf.data(), buf.size(), MSG_DONTWAIT);
+        if (n > 0) c.in.append(buf.data(), static_cast<std::size_t>(n));
+    }
+    INFO("read by the slow reader: " << c.in.size());
+    CHECK(c.in.size() < big.size());  // slow indeed: the server had more to send
+    CHECK(f.server->tcp().connection_count() == 1);
+    const auto replies = c.replies(f.loop, 1);  // now reads at full speed
+    REQUIRE(replies.size() == 1);
+    CHECK(replies[0].body.size() == big.size());
+    c.send(get("/"));
+    CHECK(c.reply(f.loop).body == "Hello, World!");
+}
+
 TEST_CASE("max_pipelined: reading pauses at the cap, nothing is lost") {
     http::ServerOptions options;
     options.max_pipelined = 2;
@@ -439,6 +530,219 @@ TEST_CASE("the client leaves before a deferred response: later calls do nothing"
     kept.reset();
     run_until(f.loop, [&] { return f.server->tcp().connection_count() == 0; });
     CHECK(f.server->tcp().connection_count() == 0);
+}
+
+// ---- clients that leave mid-response ----------------------------------------------
+
+namespace {
+
+// A body streamed in 64 KiB chunks, each written once the previous one has
+// left (on_drain), as a file server paces a download. The callback holds
+// the stream, and so the last Response: the shape of issue 11.
+struct Stream {
+    http::Response res;
+    int left = 0;
+};
+
+void stream_next(const std::shared_ptr<Stream>& s) {
+    if (!s->res.connection_open()) return;
+    if (s->left == 0) {
+        s->res.end();
+        return;
+    }
+    --s->left;
+    s->res.write(std::string(64 * 1024, 'x'));
+    s->res.on_drain([s] { stream_next(s); });
+}
+
+// Closes with a reset: SO_LINGER with a zero timeout makes close() send RST.
+void reset_client(HttpClient& c) {
+    const linger l{1, 0};
+    ::setsockopt(c.fd.get(), SOL_SOCKET, SO_LINGER, &l, sizeof l);
+    c.fd.reset();
+}
+
+// Routes for the leaving clients: /hold keeps the Response before its head,
+// /head after a sized head, /stream streams 64 MiB (more than loopback
+// buffers), /timer answers from a timer 50 ms later.
+void leaving_routes(ServerFixture& f, std::vector<http::Response>& held, int& timers_fired) {
+    f.hello_route();
+    f.server->route("GET", "/hold", [&](const http::Request&, http::Response res) {
+        held.push_back(std::move(res));
+    });
+    f.server->route("GET", "/head", [&](const http::Request&, http::Response res) {
+        res.send_head(100);
+        held.push_back(std::move(res));
+    });
+    f.server->route("GET", "/stream", [](const http::Request&, http::Response res) {
+        res.start_chunked();
+        auto s = std::make_shared<Stream>();
+        s->res = std::move(res);
+        s->left = 1024;
+        stream_next(s);
+    });
+    f.server->route("GET", "/timer", [&](const http::Request&, http::Response res) {
+        f.loop.run_after(50ms, [res, &timers_fired]() mutable {
+            ++timers_fired;
+            res.send("late");  // the client may be gone: a no-op then
+        });
+    });
+}
+
+}  // namespace
+
+TEST_CASE("a client leaving mid-response, closed or reset, at every point, leaves the server serving") {
+    ServerFixture f;
+    std::vector<http::Response> held;
+    int timers_fired = 0;
+    leaving_routes(f, held, timers_fired);
+    struct Point {
+        const char* name;
+        std::string requests;
+        std::size_t read_before_leaving;  // bytes of the answer read first
+    };
+    const Point points[] = {
+        {"before the head", get("/hold"), 0},
+        {"after the head", get("/head"), 1},
+        {"mid-chunked body, drain callback pending", get("/stream"), 200 * 1024},
+        {"right after the stream's head", get("/stream"), 1},
+        {"pipelined responses queued behind a stream", get("/stream") + get("/") + get("/hold") + get("/head"), 100 * 1024},
+        {"pipelined behind a held one", get("/hold") + get("/") + get("/stream") + get("/timer"), 0},
+        {"a timer still holding the Response", get("/timer"), 0},
+    };
+    for (const bool reset : {false, true}) {
+        for (const Point& p : points) {
+            CAPTURE(reset);
+            INFO(std::string(p.name));
+            const std::size_t handled_before = held.size();
+            HttpClient c = f.client();
+            c.send(p.requests);
+            if (p.read_before_leaving > 0) {
+                REQUIRE(run_until(f.loop, [&] {
+                    c.pump();
+                    return c.in.size() >= p.read_before_leaving;
+                }));
+            } else {
+                run_for(f.loop, 20ms);  // the handlers run; nothing is read
+            }
+            if (reset) {
+                reset_client(c);
+            } else {
+                c.fd.reset();
+            }
+            // The server notices, drops what the client was owed, and serves on.
+            HttpClient next = f.client();
+            next.send(get("/"));
+            CHECK(next.reply(f.loop).body == "Hello, World!");
+            CHECK(held.size() >= handled_before);
+        }
+    }
+    // Every held Response is now a no-op; dropping them answers nobody.
+    for (http::Response& r : held) {
+        CHECK(r.done());
+        CHECK_FALSE(r.connection_open());
+        r.write("ignored");
+    }
+    held.clear();
+    CHECK(run_until(f.loop, [&] { return timers_fired == 4; }));
+    CHECK(run_until(f.loop, [&] { return f.server->tcp().connection_count() == 0; }));
+}
+
+TEST_CASE("a Response held by a timer after the connection was reset: the timer's calls do nothing") {
+    ServerFixture f;
+    std::optional<http::Response> seen;
+    bool fired = false;
+    f.server->route("GET", "/", [&](const http::Request&, http::Response res) {
+        seen = res;
+        f.loop.run_after(100ms, [res, &fired]() mutable {
+            fired = true;
+            CHECK_FALSE(res.connection_open());
+            CHECK(res.done());
+            res.status(200).header("X", "y").start_chunked();
+            res.write("nobody");
+            res.on_drain([] { FAIL("a drain callback on a closed connection never runs"); });
+            res.end();
+        });
+    });
+    HttpClient c = f.client();
+    c.send(get("/"));
+    REQUIRE(run_until(f.loop, [&] { return seen.has_value(); }));
+    seen.reset();
+    reset_client(c);
+    CHECK(run_until(f.loop, [&] { return fired; }));
+    run_for(f.loop, 20ms);
+    CHECK(f.server->tcp().connection_count() == 0);
+}
+
+TEST_CASE("the server destroyed while responses are held, streams paced, and drain callbacks pending") {
+    std::vector<http::Response> held;
+    int timers_fired = 0;
+    EventLoop loop;
+    {
+        ServerFixture f;
+        leaving_routes(f, held, timers_fired);
+        std::vector<HttpClient> clients;
+        for (const char* path : {"/hold", "/head", "/stream", "/timer"}) {
+            clients.push_back(f.client());
+            clients.back().send(get(path) + get("/hold"));
+        }
+        REQUIRE(run_until(f.loop, [&] {
+            for (HttpClient& c : clients) c.pump();
+            return held.size() >= 2 && clients[2].in.size() > 1000;
+        }));
+        f.server.reset();  // everything closes at once; the handles stay valid
+        for (HttpClient& c : clients) CHECK(c.wait_eof(f.loop));
+        for (http::Response& r : held) {
+            CHECK(r.done());
+            r.send("after the server");
+        }
+        run_for(f.loop, 80ms);  // the timer fires on a Response whose server is gone
+        CHECK(timers_fired == 1);
+    }  // the loop goes too: the Responses outlive both
+    CHECK_FALSE(held.empty());
+    for (http::Response& r : held) {
+        CHECK(r.done());
+        CHECK_FALSE(r.connection_open());
+    }
+    held.clear();
+}
+
+TEST_CASE("a drain callback or a handler may destroy the server it runs in") {
+    SUBCASE("a drain callback") {
+        ServerFixture f;
+        f.server->route("GET", "/", [&](const http::Request&, http::Response res) {
+            res.start_chunked();
+            res.write("first");
+            res.on_drain([&f, res]() mutable {
+                res.write("never sent");  // still inside: the server is whole
+                f.server.reset();         // the session is freed after this step
+                res.write("after");       // a no-op now
+                CHECK_FALSE(res.connection_open());
+            });
+        });
+        HttpClient c = f.client();
+        HttpClient other = f.client();
+        c.send(get("/"));
+        CHECK(c.wait_eof(f.loop));
+        CHECK(other.wait_eof(f.loop));
+        CHECK_FALSE(f.server.has_value());
+    }
+    SUBCASE("a handler, with pipelined requests behind it") {
+        ServerFixture f;
+        std::optional<http::Response> held;
+        f.server->route("GET", "/hold", [&](const http::Request&, http::Response res) { held = res; });
+        f.server->route("GET", "/die", [&](const http::Request&, http::Response res) {
+            res.send("bye");
+            f.server.reset();
+        });
+        HttpClient c = f.client();
+        c.send(get("/hold") + get("/die") + get("/hold"));
+        CHECK(c.wait_eof(f.loop));
+        REQUIRE(held.has_value());
+        CHECK(held->done());
+        held->send("nobody");
+        held.reset();
+    }
 }
 
 TEST_CASE("with allow_half_close, a client that shuts down its side still gets deferred responses") {

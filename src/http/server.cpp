@@ -20,7 +20,8 @@ namespace {
 // Date header must follow the clock).
 EventLoop::Duration tick_interval(const SessionSettings& s) {
     using std::chrono::milliseconds;
-    const milliseconds quarter = std::min(s.header_timeout, s.idle_timeout) / 4;
+    const milliseconds quarter =
+        std::min({s.header_timeout, s.idle_timeout, s.body_timeout, s.send_timeout}) / 4;
     return std::clamp(quarter, milliseconds(10), milliseconds(1000));
 }
 
@@ -60,6 +61,8 @@ LoopState::~LoopState() {
     // The tick runs only while sessions exist, and every session holds this
     // object: none is left, so no timer is either.
     assert(!timer_);
+    while (free_requests_ != nullptr) delete std::exchange(free_requests_, free_requests_->next_free);
+    while (free_queues_ != nullptr) std::exchange(free_queues_, free_queues_->next_free)->release();
 }
 
 void LoopState::add(Session& session) {
@@ -75,6 +78,14 @@ void LoopState::add(Session& session) {
 }
 
 void LoopState::remove(Session& session) noexcept {
+    if (session.scheduled_) {
+        session.scheduled_ = false;
+        for (auto* list : {&scheduled_, &running_}) {
+            for (Session*& s : *list) {
+                if (s == &session) s = nullptr;
+            }
+        }
+    }
     if (!session.listed_) return;
     if (session.prev_ != nullptr) session.prev_->next_ = session.next_;
     if (session.next_ != nullptr) session.next_->prev_ = session.prev_;
@@ -82,6 +93,61 @@ void LoopState::remove(Session& session) noexcept {
     session.prev_ = session.next_ = nullptr;
     session.listed_ = false;
     if (--count_ == 0) loop.cancel(std::exchange(timer_, TimerId{}));
+}
+
+void LoopState::close_all() noexcept {
+    // A snapshot: closing one session destroys its drain callbacks, which
+    // may close others. Each Session's memory outlives this (defer_release).
+    std::vector<Session*> open;
+    try {
+        open.reserve(count_);
+    } catch (...) {
+    }
+    for_each([&](Session& s) {
+        try {
+            open.push_back(&s);
+        } catch (...) {
+        }
+    });
+    for (Session* s : open) s->abandon();
+}
+
+void LoopState::schedule(Session& session) {
+    if (session.scheduled_) return;
+    scheduled_.push_back(&session);
+    session.scheduled_ = true;
+    if (posted_) return;
+    posted_ = true;
+    loop.post([self = shared_from_this()] { self->run_scheduled(); });
+}
+
+void LoopState::run_scheduled() {
+    posted_ = false;
+    running_.swap(scheduled_);
+    // By index: a session run may close others (remove() nulls them here)
+    // or schedule more (they go to scheduled_, for the next post).
+    std::size_t i = 0;
+    try {
+        for (; i < running_.size(); ++i) {
+            Session* s = std::exchange(running_[i], nullptr);
+            if (s == nullptr) continue;
+            s->scheduled_ = false;
+            s->run_scheduled();
+        }
+    } catch (...) {
+        // A drain callback threw: the exception leaves the loop's run(), and
+        // the sessions not run yet wait for the next post, none lost.
+        for (++i; i < running_.size(); ++i) {
+            if (running_[i] != nullptr) scheduled_.push_back(running_[i]);
+        }
+        running_.clear();
+        if (!scheduled_.empty() && !posted_) {
+            posted_ = true;
+            loop.post([self = shared_from_this()] { self->run_scheduled(); });
+        }
+        throw;
+    }
+    running_.clear();
 }
 
 void LoopState::tick() {
@@ -106,7 +172,8 @@ TcpServerOptions tcp_options(const ServerOptions& o) {
 ServerCore::ServerCore(EventLoop& loop, const SocketAddress& address, ServerOptions options)
     : loop_(loop),
       options_(std::move(options)),
-      settings_{options_.header_timeout, options_.idle_timeout, options_.max_pipelined},
+      settings_{options_.limits, options_.header_timeout, options_.idle_timeout, options_.body_timeout,
+                options_.send_timeout, options_.max_pipelined},
       tcp_(loop, address, tcp_options(options_)) {
     fallback_ = [](const Request&, Response res) { send_text(res, 404, "Not Found\n"); };
     // The callbacks run on each connection's loop and reach this core
@@ -115,7 +182,7 @@ ServerCore::ServerCore(EventLoop& loop, const SocketAddress& address, ServerOpti
         auto* session = new Session(*this, loop_state(c->loop()), *c);
         c->context() = SessionLink(session);
         sessions_.fetch_add(1, std::memory_order_relaxed);
-        if (shutting_down_.load(std::memory_order_acquire)) session->drain();
+        if (shutting_down_.load(std::memory_order_acquire)) session->begin_shutdown();
     });
     tcp_.on_message([](const TcpConnectionPtr& c, Buffer& input) {
         if (Session* s = session_of(c)) {
@@ -138,7 +205,21 @@ ServerCore::ServerCore(EventLoop& loop, const SocketAddress& address, ServerOpti
     });
 }
 
-ServerCore::~ServerCore() { loop_.cancel(grace_timer_); }
+ServerCore::~ServerCore() {
+    loop_.cancel(grace_timer_);
+    // "Closes every connection at once": the sessions on this loop stop now
+    // (their Responses turn into no-ops at once), whenever the TCP layer
+    // then frees its connection objects. Those on other loops stop on their
+    // own threads, when ~TcpServer abandons their connections there.
+    std::shared_ptr<LoopState> own;
+    {
+        std::lock_guard<std::mutex> lock(loops_mutex_);
+        for (const auto& ls : loops_) {
+            if (&ls->loop == &loop_) own = ls;
+        }
+    }
+    if (own) own->close_all();
+}
 
 std::shared_ptr<LoopState> ServerCore::loop_state(EventLoop& loop) {
     std::lock_guard<std::mutex> lock(loops_mutex_);
@@ -219,7 +300,7 @@ void ServerCore::shutdown(EventLoop::Duration grace, std::function<void()> done)
     tcp_.stop_listening();
     shutdown_done_ = std::move(done);
     shutting_down_.store(true, std::memory_order_release);
-    on_every_loop([](LoopState& ls) { ls.for_each([](Session& s) { s.drain(); }); });
+    on_every_loop([](LoopState& ls) { ls.for_each([](Session& s) { s.begin_shutdown(); }); });
     grace_timer_ = loop_.run_after(grace, [this] {
         grace_timer_ = {};
         on_every_loop([](LoopState& ls) { ls.for_each([](Session& s) { s.force_close(); }); });

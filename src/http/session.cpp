@@ -1,141 +1,137 @@
-// src/http/session.cpp -- one connection's HTTP state: parsing, dispatching,
-// ordering the responses, timeouts, closing; and the Response handle.
+// src/http/session.cpp -- one connection's HTTP state: reading, parsing,
+// dispatching, sending what the ResponseQueue produced, the phases and the
+// deadlines (session.hpp draws them).
 //
 // The hot path, for a keep-alive client sending one request at a time:
-// on_message() feeds the parser, which copies the request into its reused
-// buffers; dispatch() claims the ring's one reused slot and calls the
-// handler; Response::send() writes the head and body straight into out_
-// (the slot is at the front); the slot retires; after_pass() sends out_ with
-// one send() and stores the idle deadline. Nothing is allocated and no timer
-// is touched.
+// on_message() takes a parser and a queue from the loop's pools (warm: the
+// last connection served gave them back); the parser copies the request
+// into its reused buffers; dispatch() pushes a response on the queue and
+// calls the handler; Response::send() writes into the queue's output;
+// settle() sends it with one send() and stores the idle deadline; the
+// parser and the queue go back to the pools. Nothing is allocated and no
+// timer is touched.
 #include "http/server_internal.hpp"
 
-#include "http/chars.hpp"
-
-#include <algorithm>
 #include <cassert>
 #include <cstdio>
-#include <cstring>
-#include <stdexcept>
 
-namespace reactor::http {
-namespace detail {
-
-using reactor::detail::iequals;
-using reactor::detail::is_field_value;
-using reactor::detail::token_prefix;
-
-namespace {
-
-// A string that grew past this for one large response gives its memory back
-// when emptied, so one big answer does not pin memory for the connection's life.
-constexpr std::size_t kKeepCapacity = 64 * 1024;
-
-void clear_and_trim(std::string& s) noexcept {
-    if (s.capacity() > kKeepCapacity) {
-        std::string().swap(s);
-    } else {
-        s.clear();
-    }
-}
-
-// The names the server writes itself. Told apart by length first: this
-// runs for every header of every response.
-bool is_server_owned(std::string_view name) noexcept {
-    switch (name.size()) {
-    case 4: return iequals(name, "date");
-    case 10: return iequals(name, "connection");
-    case 14: return iequals(name, "content-length");
-    case 17: return iequals(name, "transfer-encoding");
-    default: return false;
-    }
-}
-
-[[noreturn]] void misuse(const char* what) { throw std::logic_error(what); }
-
-}  // namespace
+namespace reactor::http::detail {
 
 Session::Session(ServerCore& core, std::shared_ptr<LoopState> loop_state, TcpConnection& connection)
     : core_(&core),
       loop_state_(std::move(loop_state)),
-      connection_(&connection),
-      parser_(core.options_.limits) {
+      connection_(&connection) {
     loop_state_->add(*this);
     // A new connection must send its first request within header_timeout.
     deadline_ = loop_state_->loop.now() + loop_state_->settings.header_timeout;
 }
 
 Session::~Session() {
-    if (listed_) loop_state_->remove(*this);
+    loop_state_->remove(*this);
+    if (request_ != nullptr) loop_state_->give_back(request_);
+    if (queue_ != nullptr) {
+        queue_->detach();
+        loop_state_->give_back(queue_);  // pooled if no handle points at it
+    }
 }
 
-bool Session::usable() const noexcept {
-    return !closed_ && connection_ != nullptr &&
-           connection_->state() != TcpConnection::State::Disconnected;
+// A request starts arriving: the parser and the queue come from the pools.
+void Session::acquire() {
+    if (request_ == nullptr) request_ = loop_state_->take_request_state();
+    if (queue_ == nullptr) queue_ = loop_state_->take_queue(*this);
 }
+
+// Idle again: no request in progress, nothing held back, nothing owed, no
+// handle out there. Called only where no queue call is on the stack (the
+// end of a TCP event, a scheduled run, the tick), never from inside the
+// queue's notifications.
+void Session::give_back_if_idle() noexcept {
+    if (!reading_requests() || dispatching_) return;
+    if (request_ != nullptr) {
+        if (request_->parser.started() || !request_->stash.empty()) return;
+        loop_state_->give_back(std::exchange(request_, nullptr));
+    }
+    if (queue_ != nullptr && queue_->reusable()) {
+        queue_->park();  // nothing to drop: only the owner is forgotten
+        loop_state_->give_back(std::exchange(queue_, nullptr));
+    }
+}
+
+EventLoop& Session::loop() const noexcept { return loop_state_->loop; }
 
 // ---- input ------------------------------------------------------------------
 
 void Session::on_message(Buffer& input) {
-    if (closing_ || closed_) {
+    if (!reading_requests()) {
         input.consume_all();  // nothing after the last request is read
         return;
     }
+    acquire();
+    std::size_t used = 0;
+    pass(input.view(), used);
+    input.consume(used);
+    if (!input.empty()) {
+        // Stopped at the pipelining cap: hold the rest (reading pauses in
+        // settle()) and parse it when a response completes. When no more
+        // requests are read, the rest is dropped.
+        if (reading_requests()) request_->stash.append(input.view());
+        input.consume_all();
+    }
+    if (!live()) return;
+    settle();
+    // The usual case, a request answered at once, has nothing to schedule.
+    if (!stash_empty() || (queue_ != nullptr && queue_->has_drains())) schedule_if_due();
+    give_back_if_idle();
+}
+
+// One pass over input: every complete request is dispatched; what the
+// handlers write goes out once, at the end (settle()).
+void Session::pass(std::string_view data, std::size_t& used) {
     dispatching_ = true;
     struct Reset {
         bool& flag;
         ~Reset() { flag = false; }
     } reset{dispatching_};
-    const std::size_t used = process(input.view());
-    input.consume(used);
-    if (!input.empty()) {
-        // Stopped at the pipelining cap: hold the rest (reading pauses
-        // below) and parse it when a response completes. When closing,
-        // the rest is dropped.
-        if (!closing_) stash_.append(input.view());
-        input.consume_all();
-    }
-    dispatching_ = false;
-    if (!usable()) return;  // closed, or the server destroyed, by a handler
-    after_pass();
+    used = process(data);
 }
 
 // Feeds the parser and dispatches every complete request, until the data
 // is used up, the pipelining cap is reached, or no more requests are to be
 // read. Returns the bytes consumed.
 std::size_t Session::process(std::string_view data) {
-    const std::size_t cap = loop_state_->settings.max_pipelined;
+    RequestParser& parser = request_->parser;
     std::size_t used = 0;
-    while (used < data.size() && !closing_ && count_ < cap) {
-        used += parser_.feed(data.substr(used));
-        if (parser_.failed()) {
-            fail(parser_.error_status());
+    while (used < data.size() && reading_requests() && live() && !queue_->full()) {
+        used += parser.feed(data.substr(used));
+        if (parser.failed()) {
+            fail(parser.error_status());
             break;
         }
-        if (!parser_.done()) {
-            if (parser_.headers_complete()) maybe_send_continue();
+        if (!parser.done()) {
+            if (parser.headers_complete()) maybe_send_continue();
             break;  // everything was consumed; wait for more
         }
         dispatch();
-        parser_.reset();
+        parser.reset();
         continue_sent_ = false;
-        if (!usable()) break;
+        // A response that closed the connection already went out.
+        if (queue_->ended() && reading_requests()) phase_ = Phase::Closing;
     }
     return used;
 }
 
 void Session::dispatch() {
-    const Request& request = parser_.request();
-    const bool keep_alive = request.keep_alive() && !draining_;
+    const Request& request = request_->parser.request();
+    const bool keep_alive = request.keep_alive() && phase_ == Phase::Open;
     // The connection closes after this response: read no further request.
-    if (!keep_alive) closing_ = true;
-    const std::uint64_t seq = claim(request, keep_alive);
+    if (!keep_alive) phase_ = Phase::Closing;
+    Response response = queue_->push(request.version(), keep_alive, request.method() == "HEAD");
     timeout_ = Timeout::None;
     // A handler's exception stops at this request: its Response, dropped
     // on the way out, answers 500, and the connection goes on. The message
     // goes to stderr, as queue_work does with a failed job's.
     try {
-        core_->handle(request, Response(this, seq));
+        core_->handle(request, std::move(response));
     } catch (const std::exception& e) {
         std::fprintf(stderr, "reactor: http handler for %.*s threw: %s\n",
                      static_cast<int>(request.path().size()), request.path().data(), e.what());
@@ -145,163 +141,112 @@ void Session::dispatch() {
     }
 }
 
-std::uint64_t Session::claim(const Request& request, bool keep_alive) {
-    if (count_ == ring_.size()) {
-        // Grow, keeping the ring's order: rotate the front to index 0.
-        std::rotate(ring_.begin(), ring_.begin() + static_cast<std::ptrdiff_t>(head_), ring_.end());
-        head_ = 0;
-        const std::size_t cap = loop_state_->settings.max_pipelined;
-        ring_.resize(std::min(std::max<std::size_t>(ring_.size() * 2, 1), cap));
-    }
-    const std::uint64_t seq = front_seq_ + count_;
-    ++count_;
-    Slot& s = slot(seq);
-    s.fields.clear();
-    s.remaining = 0;
-    s.refs = 0;
-    s.status = 200;
-    s.stage = Stage::Open;
-    s.version = request.version();
-    s.keep_alive = keep_alive;
-    s.head_request = request.method() == "HEAD";
-    s.discard_body = false;
-    s.chunks = {};
-    return seq;
-}
-
 // A malformed request, or a timeout: nothing more is read; once the
 // responses still owed are out, `status` goes out and the connection closes.
 void Session::fail(int status) {
-    closing_ = true;
-    error_status_ = status;
+    if (!reading_requests()) return;
+    phase_ = Phase::Closing;
+    error_status_ = static_cast<std::uint16_t>(status);
+}
+
+// Nothing owed, nothing arriving: close at once, no response at stake.
+void Session::close_quietly() {
+    phase_ = Phase::Flushing;
+    flush();
+    connection_->close();
 }
 
 void Session::maybe_send_continue() {
     // Only when every earlier response is out: "100 Continue" belongs to
     // this request, and must not overtake the answers to the ones before.
-    if (continue_sent_ || count_ != 0 || closing_ || !parser_.headers_complete() ||
-        parser_.done() || !parser_.request().expects_continue()) {
+    if (continue_sent_ || owed() != 0 || !reading_requests() || !headers_complete() ||
+        request_->parser.done() || !request_->parser.request().expects_continue()) {
         return;
     }
-    write_continue(out_);
+    acquire();
+    write_continue(queue_->output());
     continue_sent_ = true;
-}
-
-// ---- the ring -------------------------------------------------------------------
-
-void Session::pop_front() noexcept {
-    Slot& s = ring_[head_];
-    // The slot is retired before its drain callback can die: that callback
-    // may hold the last Response of this very slot (a streamed body's
-    // state), whose destructor calls back into the session. It must find
-    // the slot already gone (a stale number), never half-retired.
-    std::function<void()> drain = std::move(s.drain);
-    s.drain = nullptr;
-    clear_and_trim(s.held);
-    if (s.fields.capacity() > kKeepCapacity) std::string().swap(s.fields);
-    head_ = head_ + 1 == ring_.size() ? 0 : head_ + 1;
-    --count_;
-    ++front_seq_;
-    if (!drain) return;
-    // Completed with a drain callback pending: it runs once the output
-    // drains, like any other (the connection closing drops it).
-    if (!closed_) {
-        try {
-            drain_ready_.push_back(std::move(drain));
-            return;
-        } catch (...) {
-            // Out of memory: the callback is dropped below.
-        }
-    }
-    --drains_;
-    drain = nullptr;  // may re-enter (handle_dropped): the ring is consistent
-}
-
-// Forgets every owed response (the connection closes): their numbers become
-// stale, so the handles still out there do nothing.
-void Session::drop_all() noexcept {
-    while (count_ > 0) pop_front();
-}
-
-// Moves the front forward over completed responses, appending to out_ what
-// each new front had produced while it waited.
-void Session::advance() {
-    while (count_ > 0) {
-        Slot& s = ring_[head_];
-        if (!s.held.empty()) {
-            out_.append(s.held);
-            clear_and_trim(s.held);
-        }
-        if (s.stage != Stage::Complete) return;
-        const bool keep_alive = s.keep_alive;
-        pop_front();
-        if (!keep_alive) {
-            // This response closes the connection: later pipelined
-            // requests (if any were read) go unanswered; the client
-            // retries them on a new connection.
-            closing_ = true;
-            drop_all();
-            return;
-        }
-    }
-}
-
-void Session::complete(std::uint64_t seq, Slot& s) {
-    s.stage = Stage::Complete;
-    if (seq == front_seq_) advance();
-    changed();
 }
 
 // ---- after a change -------------------------------------------------------------
 
-// Called after any change to the ring or the output. Inside a pass over
-// input, after_pass() runs once at its end (so one send() carries every
-// response of the pass); outside (a timer completing a response), now.
-void Session::changed() {
-    if (dispatching_ || !usable()) return;
-    after_pass();
-    if (!stash_.empty()) schedule_resume();
-    if (drains_ != 0) check_drain(false);
+void Session::queue_changed() {
+    // Inside a pass over input, settle() runs once at its end (one send()
+    // for every response of the pass); outside (a timer completing a
+    // response), now.
+    if (dispatching_ || !live()) return;
+    settle();
+    schedule_if_due();
 }
 
-void Session::after_pass() {
-    if (closing_ && count_ == 0) {
-        if (!close_requested_) finish_close();
+// Input held at the pipelining cap can be parsed, or drain callbacks are
+// due: run them from the loop (run_scheduled), never from inside a Response
+// call or a handler.
+void Session::schedule_if_due() {
+    if (!live()) return;
+    const bool resume = !stash_empty() && reading_requests() && !queue_full();
+    const bool drains = queue_ != nullptr && queue_->drain_due() && queue_->output().empty() &&
+                        connection_->output_bytes() == 0;
+    if (resume || drains) loop_state_->schedule(*this);
+}
+
+// Brings the phase, the output, reading and the deadline up to date.
+void Session::settle() {
+    if (queue_ != nullptr && queue_->ended() && reading_requests()) phase_ = Phase::Closing;
+    if (phase_ == Phase::Closing && owed() == 0) {
+        finish_close();
     } else {
-        if (count_ == 0 && parser_.headers_complete()) maybe_send_continue();
-        if (!out_.empty()) flush();
+        if (owed() == 0 && headers_complete()) maybe_send_continue();
+        flush();
     }
     update_reading();
     update_deadline();
 }
 
 void Session::flush() {
-    connection_->send(out_);
-    clear_and_trim(out_);
+    if (queue_ == nullptr || queue_->output().empty()) return;
+    std::string& out = queue_->output();
+    const std::size_t before = connection_->output_bytes();
+    connection_->send(out);
+    queue_->clear_output();
+    const std::size_t after = connection_->output_bytes();
+    if (after > before) {
+        // Output queued in the socket: the send clock runs from its first
+        // byte; new bytes raise the mark progress is measured against.
+        if (before == 0) {
+            send_deadline_ = loop_state_->loop.now() + loop_state_->settings.send_timeout;
+            send_mark_ = after;
+        } else {
+            send_mark_ += after - before;
+        }
+    }
 }
 
 // Every owed response is out: the error status (if any) follows, then our
 // side of the connection is shut once the output is flushed. The socket
 // closes when the client closes its side (it read everything, no reset can
-// eat the last response), or after a linger bound (update_deadline()).
+// eat the last response), or at the linger deadline (update_deadline()).
 void Session::finish_close() {
-    close_requested_ = true;
-    if (error_status_ != 0) write_error(out_, error_status_, &loop_state_->dates);
-    if (!out_.empty()) flush();
-    if (quiet_close_ && error_status_ == 0) {
-        // An idle connection: no response to protect, nothing to wait for.
-        connection_->close();
-    } else {
-        connection_->shutdown();
+    phase_ = Phase::Lingering;
+    if (error_status_ != 0) {
+        acquire();
+        write_error(queue_->output(), error_status_, &loop_state_->dates);
     }
+    flush();
+    if (request_ != nullptr) {
+        // Nothing more is parsed: the parser goes back, its input dropped.
+        request_->parser.reset();
+        request_->stash.clear();
+        loop_state_->give_back(std::exchange(request_, nullptr));
+    }
+    connection_->shutdown();
 }
 
 void Session::update_reading() {
-    // After our shutdown() the connection reads on, to see the client's EOF;
-    // what it reads is dropped (on_message, closing_).
-    const bool want = close_requested_ ||
-                      (!closing_ && !output_blocked_ && stash_.empty() &&
-                       count_ < loop_state_->settings.max_pipelined);
+    // While lingering the connection reads on, to see the client's EOF;
+    // what it reads is dropped (on_message).
+    const bool want = phase_ == Phase::Lingering ||
+                      (reading_requests() && !output_blocked_ && stash_empty() && !queue_full());
     if (want == connection_->reading()) return;
     if (want) {
         connection_->resume_reading();
@@ -310,42 +255,59 @@ void Session::update_reading() {
     }
 }
 
-// Stores the deadline for the state the connection is in now. The tick
-// checks it (check_deadline); no timer is armed per request.
+// Stores the deadline for what the connection is doing now. The tick checks
+// it (check_deadline); no timer is armed per request.
 void Session::update_deadline() noexcept {
     const SessionSettings& st = loop_state_->settings;
     const EventLoop::TimePoint now = loop_state_->loop.now();
-    if (close_requested_) {
-        if (timeout_ != Timeout::Linger) {
-            timeout_ = Timeout::Linger;
-            deadline_ = now + st.header_timeout;
+    auto arm = [&](Timeout what, std::chrono::milliseconds after) {
+        if (timeout_ != what) {  // set once when entering, never refreshed
+            timeout_ = what;
+            deadline_ = now + after;
         }
-    } else if (closing_) {
-        // Waiting for handlers to finish what is owed: their time is not
-        // the client's.
+    };
+    auto disarm = [&] {
         timeout_ = Timeout::None;
         deadline_ = EventLoop::TimePoint::max();
-    } else if (parser_.started() && !parser_.headers_complete()) {
-        // Counted from the pass that brought the request's first byte.
-        if (timeout_ != Timeout::Head) {
-            timeout_ = Timeout::Head;
-            deadline_ = now + st.header_timeout;
+    };
+    switch (phase_) {
+    case Phase::Open:
+    case Phase::LastRequest:
+        if (request_started() && !headers_complete()) {
+            arm(Timeout::Head, st.header_timeout);  // from the pass that brought its first byte
+        } else if (headers_complete()) {
+            // Not while the client waits for our 100 Continue.
+            if (request_->parser.request().expects_continue() && !continue_sent_) {
+                disarm();
+            } else {
+                arm(Timeout::Body, st.body_timeout);  // a total, not per read
+            }
+        } else if (owed() > 0) {
+            disarm();  // handlers are at work: their time is not the client's
+        } else if (timeout_ != Timeout::FirstRequest) {
+            timeout_ = Timeout::Idle;  // refreshed by every pass
+            deadline_ = now + st.idle_timeout;
         }
-    } else if (parser_.headers_complete()) {
-        timeout_ = Timeout::Body;
-        deadline_ = now + st.header_timeout;
-    } else if (count_ > 0) {
-        // Handlers are at work.
-        timeout_ = Timeout::None;
-        deadline_ = EventLoop::TimePoint::max();
-    } else if (timeout_ != Timeout::FirstRequest) {
-        timeout_ = Timeout::Idle;
-        deadline_ = now + st.idle_timeout;
+        break;
+    case Phase::Closing:
+    case Phase::Flushing:
+    case Phase::Closed:
+        disarm();  // the handlers' time, or the send clock's
+        break;
+    case Phase::Lingering:
+        arm(Timeout::Linger, st.header_timeout);
+        break;
     }
 }
 
 void Session::check_deadline(EventLoop::TimePoint now) {
-    if (now < deadline_ || !usable()) return;
+    if (!live()) return;
+    check_send(now);
+    if (now < deadline_ || !live()) return;
+    struct GiveBack {
+        Session& s;
+        ~GiveBack() { s.give_back_if_idle(); }
+    } give_back{*this};
     deadline_ = EventLoop::TimePoint::max();
     const Timeout what = std::exchange(timeout_, Timeout::None);
     switch (what) {
@@ -353,47 +315,78 @@ void Session::check_deadline(EventLoop::TimePoint now) {
         return;
     case Timeout::FirstRequest:
     case Timeout::Idle:
-        closing_ = true;
-        quiet_close_ = true;
-        break;
+        close_quietly();
+        return;
     case Timeout::Head:
     case Timeout::Body:
         fail(408);
         break;
     case Timeout::Linger:
+        if (connection_->output_bytes() != 0) {
+            // Still flushing: the send clock watches that; linger once out.
+            timeout_ = Timeout::Linger;
+            deadline_ = now + loop_state_->settings.header_timeout;
+            return;
+        }
         connection_->force_close();
         return;
     }
-    after_pass();
+    settle();
 }
 
-// Parses input held back at the pipelining cap, from the loop (never from
-// inside a Response call, where it would run handlers re-entrantly).
-void Session::schedule_resume() {
-    if (resume_posted_ || closing_ || count_ >= loop_state_->settings.max_pipelined) return;
-    resume_posted_ = true;
-    add_ref();
-    loop_state_->loop.post([this] {
-        resume_posted_ = false;
-        if (usable()) resume();
-        release();
-    });
+// Write progress: the socket's queued byte count went below the mark (or
+// drained) within send_timeout; else the client is not reading and the
+// connection is force-closed, whatever the phase.
+void Session::check_send(EventLoop::TimePoint now) {
+    const std::size_t queued = connection_->output_bytes();
+    if (queued == 0) {
+        send_deadline_ = EventLoop::TimePoint::max();
+        send_mark_ = 0;
+        return;
+    }
+    if (send_deadline_ == EventLoop::TimePoint::max() || queued < send_mark_) {
+        send_deadline_ = now + loop_state_->settings.send_timeout;
+        send_mark_ = queued;
+        return;
+    }
+    if (now >= send_deadline_) connection_->force_close();
 }
 
-void Session::resume() {
-    if (closing_ || stash_.empty()) return;
-    dispatching_ = true;
-    struct Reset {
-        bool& flag;
-        ~Reset() { flag = false; }
-    } reset{dispatching_};
-    const std::size_t used = process(stash_);
-    stash_.erase(0, used);
-    if (closing_) clear_and_trim(stash_);
-    if (stash_.empty()) clear_and_trim(stash_);
-    dispatching_ = false;
-    if (!usable()) return;
-    after_pass();
+// ---- deferred work ------------------------------------------------------------
+
+// Parsing input held back at the pipelining cap, and running due drain
+// callbacks, happen from the loop, never from inside a Response call (where
+// they would run handlers or callbacks re-entrantly).
+void Session::run_scheduled() {
+    if (!live()) return;
+    if (reading_requests() && !stash_empty() && !queue_full()) {
+        acquire();
+        std::string& stash = request_->stash;
+        std::size_t used = 0;
+        pass(stash, used);
+        if (request_ != nullptr) {  // still held: not given back by a close
+            stash.erase(0, used);
+            if (!reading_requests() || stash.empty()) {
+                stash.clear();
+                if (stash.capacity() > 64 * 1024) std::string().swap(stash);
+            }
+        }
+        if (!live()) return;
+        settle();
+    }
+    run_drains_if_due();
+    if (live()) give_back_if_idle();
+}
+
+// The queue's drain callbacks run once everything written has left: the
+// queue's output and the socket's.
+void Session::run_drains_if_due() {
+    if (!live() || queue_ == nullptr || !queue_->drain_due()) return;
+    if (!queue_->output().empty() || connection_->output_bytes() != 0) return;
+    // A callback may close the connection, or destroy the server: the queue
+    // then detaches and stops; this Session's memory lasts until the end of
+    // the dispatch step (defer_release), and so does its queue reference.
+    queue_->output_drained();
 }
 
 // ---- TCP events -----------------------------------------------------------------
@@ -405,36 +398,40 @@ void Session::on_high_water() {
 
 void Session::on_write_complete() {
     output_blocked_ = false;
-    if (!usable()) return;
+    send_deadline_ = EventLoop::TimePoint::max();
+    send_mark_ = 0;
+    if (!live()) return;
     update_reading();
-    if (drains_ != 0) check_drain(true);
+    run_drains_if_due();
+    if (live()) give_back_if_idle();
 }
 
 void Session::on_peer_shutdown() {
-    // The client will send nothing more. A request it left incomplete is
-    // dropped; the responses it is owed still go out, then we close.
-    closing_ = true;
-    parser_.reset();
-    after_pass();
+    // The client will send nothing more (half-close allowed). A request it
+    // left incomplete is dropped; the responses it is owed still go out,
+    // then we close.
+    if (reading_requests()) phase_ = Phase::Closing;
+    if (request_ != nullptr) request_->parser.reset();
+    settle();
 }
 
-void Session::drain() {
-    draining_ = true;
-    if (closing_ || !usable()) return;
-    if (count_ == 0 && !parser_.started()) {
-        // Idle keep-alive connection: close now.
-        closing_ = true;
-        quiet_close_ = true;
-    } else if (count_ > 0) {
-        // The newest owed response is the last; it says Connection: close
-        // unless its head is already out.
-        Slot& last = slot(front_seq_ + count_ - 1);
-        if (last.stage == Stage::Open) last.keep_alive = false;
-        closing_ = true;
+void Session::begin_shutdown() {
+    if (!reading_requests() || phase_ == Phase::LastRequest) return;
+    if (owed() == 0 && !request_started()) {
+        close_quietly();  // idle keep-alive connection: close now
+        return;
     }
-    // Otherwise a request is arriving: it is answered (dispatch() sees
-    // draining_) and then the connection closes.
-    after_pass();
+    if (queue_ != nullptr && queue_->close_after_newest()) {
+        // The newest owed response is the last; it says Connection: close
+        // unless its head is already out. A request arriving behind it is
+        // not read.
+        phase_ = Phase::Closing;
+    } else {
+        // A request is arriving: it is answered (dispatch() sees the phase)
+        // and then the connection closes.
+        phase_ = Phase::LastRequest;
+    }
+    if (!dispatching_) settle();  // else the pass's end does (a handler called shutdown())
 }
 
 void Session::force_close() {
@@ -449,343 +446,32 @@ void Session::connection_gone() noexcept {
 }
 
 void Session::close_cleanup(bool notify_server) noexcept {
-    if (closed_) return;
-    closed_ = true;
-    drop_all();
-    std::string().swap(out_);
-    std::string().swap(stash_);
-    // Destroyed after the state is settled, for the same reason as in
-    // pop_front(): a callback may hold a Response that calls back in.
-    std::vector<std::function<void()>> dead = std::move(drain_ready_);
-    drain_ready_.clear();
-    drains_ = 0;
-    dead.clear();
-    deadline_ = EventLoop::TimePoint::max();
-    if (listed_) loop_state_->remove(*this);
+    if (phase_ == Phase::Closed) return;
+    phase_ = Phase::Closed;
+    timeout_ = Timeout::None;
+    deadline_ = send_deadline_ = EventLoop::TimePoint::max();
+    loop_state_->remove(*this);
+    if (request_ != nullptr) {
+        request_->parser.reset();
+        request_->stash.clear();
+    }
     if (notify_server) core_->session_closed();
+    // Last: it destroys user callables (drain callbacks), which may hold a
+    // Response and call back in, or even destroy the server; everything
+    // above is settled by then. The queue and the parser go back to the
+    // pools with the Session's memory (~Session), after the current
+    // dispatch step: a queue call may be on the stack.
+    if (queue_ != nullptr) queue_->detach();
 }
 
-// ---- the Response operations ------------------------------------------------------
+// ---- ResponseQueue::Owner ------------------------------------------------------
 
-void Session::handle_copied(std::uint64_t seq) noexcept {
-    add_ref();
-    if (live(seq)) ++slot(seq).refs;
-}
-
-void Session::handle_dropped(std::uint64_t seq) noexcept {
-    if (live(seq)) {
-        Slot& s = slot(seq);
-        if (--s.refs == 0 && s.stage != Stage::Complete) answer_abandoned(seq, s);
-    }
-    release();
-}
-
-// Every handle to an incomplete response is gone: nobody can finish it, and
-// the client would wait forever.
-void Session::answer_abandoned(std::uint64_t seq, Slot& s) {
-    if (s.stage == Stage::Open) {
-        s.status = 500;
-        s.fields.clear();
-        s.fields.append("Content-Type: text/plain; charset=utf-8\r\n");
-        write_head_and_body(seq, s, "Internal Server Error\n");
-        return;
-    }
-    // The head is out: the only honest end is a close, which a chunked or
-    // sized body's client sees as truncated.
-    s.keep_alive = false;
-    complete(seq, s);
-}
-
-Session::Slot* Session::open_slot_slow(std::uint64_t seq) {
-    if (!live(seq)) {
-        if (usable() && !closing_) misuse("http::Response: the response is already complete");
-        return nullptr;
-    }
-    Slot& s = slot(seq);
-    if (s.stage != Stage::Open) misuse("http::Response: the head was already sent");
-    return &s;
-}
-
-Session::Slot* Session::streaming_slot(std::uint64_t seq) {
-    if (!live(seq)) {
-        if (usable() && !closing_) misuse("http::Response: the response is already complete");
-        return nullptr;
-    }
-    Slot& s = slot(seq);
-    if (s.stage == Stage::Open) misuse("http::Response: write() or end() before the head");
-    if (s.stage == Stage::Complete) misuse("http::Response: the response is already complete");
-    return &s;
-}
-
-ResponseOptions Session::options_for(const Slot& s) const noexcept {
-    ResponseOptions o;
-    o.version = s.version;
-    o.keep_alive = s.keep_alive;
-    o.head = s.head_request;
-    o.date = &loop_state_->dates;
-    return o;
-}
-
-void Session::write_head_and_body(std::uint64_t seq, Slot& s, std::string_view body) {
-    std::string& out = sink(seq, s);
-    ResponseWriter w(out, s.status, options_for(s));
-    // The fields were validated by add_header() as ResponseWriter::header()
-    // would; the writer's head is still open, so they may go in directly.
-    out.append(s.fields);
-    w.finish(body);
-    complete(seq, s);
-}
-
-void Session::set_status(std::uint64_t seq, int code) {
-    if (Slot* s = open_slot(seq)) s->status = code;
-}
-
-void Session::add_header(std::uint64_t seq, std::string_view name, std::string_view value) {
-    if (name.empty() || token_prefix(name.data(), name.size()) != name.size()) {
-        throw std::invalid_argument("http::Response: header name is not a token");
-    }
-    if (!is_field_value(value.data(), value.size())) {
-        throw std::invalid_argument("http::Response: control character in header value");
-    }
-    if (is_server_owned(name)) {
-        throw std::invalid_argument("http::Response: header is written by the server");
-    }
-    Slot* s = open_slot(seq);
-    if (s == nullptr) return;
-    // One append instead of four when the line is short (the usual case).
-    const std::size_t length = name.size() + value.size() + 4;
-    char line[256];
-    if (length > sizeof line) {
-        s->fields.append(name).append(": ").append(value).append("\r\n");
-        return;
-    }
-    char* p = line;
-    std::memcpy(p, name.data(), name.size());
-    p += name.size();
-    *p++ = ':';
-    *p++ = ' ';
-    std::memcpy(p, value.data(), value.size());
-    p += value.size();
-    *p++ = '\r';
-    *p++ = '\n';
-    s->fields.append(line, length);
-}
-
-void Session::set_close(std::uint64_t seq) {
-    if (Slot* s = open_slot(seq)) s->keep_alive = false;
-}
-
-void Session::send(std::uint64_t seq, std::string_view body) {
-    if (Slot* s = open_slot(seq)) write_head_and_body(seq, *s, body);
-}
-
-void Session::send_head(std::uint64_t seq, std::uint64_t content_length) {
-    Slot* s = open_slot(seq);
-    if (s == nullptr) return;
-    std::string& out = sink(seq, *s);
-    ResponseWriter w(out, s->status, options_for(*s));
-    out.append(s->fields);
-    w.finish_head(content_length);
-    s->stage = Stage::FixedBody;
-    s->remaining = content_length;
-    s->discard_body = s->head_request || status_has_no_body(s->status);
-    changed();
-}
-
-void Session::start_chunked(std::uint64_t seq) {
-    Slot* s = open_slot(seq);
-    if (s == nullptr) return;
-    std::string& out = sink(seq, *s);
-    ResponseWriter w(out, s->status, options_for(*s));
-    out.append(s->fields);
-    s->chunks = w.start_chunked();
-    s->keep_alive = w.keep_alive();  // off for an HTTP/1.0 client
-    s->stage = Stage::Chunked;
-    changed();
-}
-
-void Session::write(std::uint64_t seq, std::string_view data) {
-    Slot* s = streaming_slot(seq);
-    if (s == nullptr || data.empty()) return;
-    if (s->stage == Stage::FixedBody) {
-        if (data.size() > s->remaining) misuse("http::Response: write() beyond the Content-Length");
-        s->remaining -= data.size();
-        if (!s->discard_body) sink(seq, *s).append(data);
-    } else {
-        s->chunks.append(sink(seq, *s), data);
-    }
-    changed();
-}
-
-void Session::end(std::uint64_t seq) {
-    Slot* s = streaming_slot(seq);
-    if (s == nullptr) return;
-    if (s->stage == Stage::FixedBody) {
-        // A short body breaks the framing: the client learns it from the
-        // close. Not for HEAD or a bodiless status, where no body goes out.
-        if (s->remaining != 0 && !s->discard_body) s->keep_alive = false;
-    } else {
-        s->chunks.finish(sink(seq, *s));
-    }
-    complete(seq, *s);
-}
-
-bool Session::done(std::uint64_t seq) const noexcept {
-    return closed_ || !live(seq) || slot(seq).stage == Stage::Complete;
+std::size_t Session::bytes_in_flight() const noexcept {
+    return live() ? connection_->output_bytes() : 0;
 }
 
 bool Session::connection_open() const noexcept {
-    return usable() && !close_requested_;
+    return live() && (reading_requests() || phase_ == Phase::Closing);
 }
 
-std::size_t Session::buffered_bytes(std::uint64_t seq) const noexcept {
-    if (!usable()) return 0;
-    std::size_t n = connection_->output_bytes() + out_.size();
-    if (live(seq)) n += slot(seq).held.size();
-    return n;
-}
-
-void Session::on_drain(std::uint64_t seq, std::function<void()> cb) {
-    if (!usable() || !cb) return;
-    if (live(seq)) {
-        Slot& s = slot(seq);
-        if (!s.drain) ++drains_;
-        s.drain = std::move(cb);  // one per response: a new one replaces it
-    } else {
-        drain_ready_.push_back(std::move(cb));  // complete already
-        ++drains_;
-    }
-    check_drain(false);
-}
-
-// Runs the drain callbacks that are due: those of completed responses and
-// the front response's, once nothing is queued. Each response has its own,
-// so a pipelined response behind the front never takes the front's. From a
-// Response call this is posted, so a callback never runs inside the user's
-// own write().
-void Session::check_drain(bool from_loop) {
-    if (drains_ == 0 || !usable()) return;
-    const bool front_due = count_ > 0 && static_cast<bool>(slot(front_seq_).drain);
-    if (!front_due && drain_ready_.empty()) return;
-    if (!out_.empty() || connection_->output_bytes() != 0) return;
-    if (from_loop) {
-        std::vector<std::function<void()>> due = std::move(drain_ready_);
-        drain_ready_.clear();
-        if (front_due) due.push_back(std::move(slot(front_seq_).drain));
-        if (front_due) slot(front_seq_).drain = nullptr;
-        drains_ -= due.size();
-        add_ref();  // a callback may close the connection
-        for (auto& cb : due) {
-            if (!usable()) break;
-            cb();
-        }
-        release();
-        return;
-    }
-    add_ref();
-    loop_state_->loop.post([this] {
-        if (usable()) check_drain(true);
-        release();
-    });
-}
-
-}  // namespace detail
-
-// ---- Response -----------------------------------------------------------------------
-
-Response::Response(detail::Session* session, std::uint64_t sequence) noexcept
-    : session_(session), sequence_(sequence) {
-    session_->handle_copied(sequence_);
-}
-
-Response::Response(const Response& other) noexcept
-    : session_(other.session_), sequence_(other.sequence_) {
-    if (session_) session_->handle_copied(sequence_);
-}
-
-Response::Response(Response&& other) noexcept
-    : session_(std::exchange(other.session_, nullptr)), sequence_(other.sequence_) {}
-
-Response& Response::operator=(const Response& other) noexcept {
-    if (this != &other) {
-        if (other.session_) other.session_->handle_copied(other.sequence_);
-        release();
-        session_ = other.session_;
-        sequence_ = other.sequence_;
-    }
-    return *this;
-}
-
-Response& Response::operator=(Response&& other) noexcept {
-    if (this != &other) {
-        release();
-        session_ = std::exchange(other.session_, nullptr);
-        sequence_ = other.sequence_;
-    }
-    return *this;
-}
-
-Response::~Response() { release(); }
-
-void Response::release() noexcept {
-    if (detail::Session* s = std::exchange(session_, nullptr)) s->handle_dropped(sequence_);
-}
-
-Response& Response::status(int code) {
-    if (code < 200 || code > 999) {
-        throw std::invalid_argument("http::Response: status outside 200..999");
-    }
-    if (session_) session_->set_status(sequence_, code);
-    return *this;
-}
-
-Response& Response::header(std::string_view name, std::string_view value) {
-    if (session_) session_->add_header(sequence_, name, value);
-    return *this;
-}
-
-Response& Response::close_connection() {
-    if (session_) session_->set_close(sequence_);
-    return *this;
-}
-
-void Response::send(std::string_view body) {
-    if (session_) session_->send(sequence_, body);
-}
-
-void Response::send_head(std::uint64_t content_length) {
-    if (session_) session_->send_head(sequence_, content_length);
-}
-
-void Response::start_chunked() {
-    if (session_) session_->start_chunked(sequence_);
-}
-
-void Response::write(std::string_view data) {
-    if (session_) session_->write(sequence_, data);
-}
-
-void Response::end() {
-    if (session_) session_->end(sequence_);
-}
-
-bool Response::done() const noexcept { return session_ == nullptr || session_->done(sequence_); }
-
-bool Response::connection_open() const noexcept {
-    return session_ != nullptr && session_->connection_open();
-}
-
-std::size_t Response::buffered_bytes() const noexcept {
-    return session_ != nullptr ? session_->buffered_bytes(sequence_) : 0;
-}
-
-void Response::on_drain(std::function<void()> cb) {
-    if (session_) session_->on_drain(sequence_, std::move(cb));
-}
-
-EventLoop& Response::loop() const {
-    if (session_ == nullptr) throw std::logic_error("http::Response: empty handle");
-    return session_->loop();
-}
-
-}  // namespace reactor::http
+}  // namespace reactor::http::detail

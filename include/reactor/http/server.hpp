@@ -7,10 +7,12 @@
 //   });
 //   loop.run();
 //
-// Each connection has one RequestParser and one output string, both reused
-// for every request. Bytes read from the socket are parsed at once; each
-// complete request runs its handler at once, in order; every response
-// completed while one batch of input is handled goes out in one send().
+// Bytes read from a connection are parsed at once; each complete request
+// runs its handler at once, in order; every response completed while one
+// batch of input is handled goes out in one send(). The parser and the
+// queue of owed responses are per-loop pooled objects a connection holds
+// only while a request is in progress: an idle keep-alive connection costs
+// about 200 bytes of user-space memory (docs/http.md).
 //
 // Handlers and responses. A handler gets the Request (views into the
 // parser: valid only during the call; a handler that answers later copies
@@ -25,18 +27,27 @@
 // The server answers for the handler in three cases: when every copy of a
 // Response is dropped before it completes, the client gets 500 (or, if the
 // head was already sent, the connection closes), so it never waits forever;
-// when the client disconnects first, the Response's methods do nothing and
-// connection_open() turns false; when the parser fails, the client gets the
-// parser's status (400, 413, 431, 501, 505) with Connection: close, after the
-// responses it is still owed, and the connection closes.
+// when the client disconnects first (closes or resets, at any point: before
+// the head, mid-body, with a drain callback pending), the Response's methods
+// do nothing, connection_open() turns false, pending drain callbacks are
+// destroyed without running, and the server serves on; when the parser
+// fails, the client gets the parser's status (400, 413, 431, 501, 505) with
+// Connection: close, after the responses it is still owed, and the
+// connection closes. A connection's phases (open, last request, closing,
+// lingering, flushing, closed) are drawn in docs/http.md.
 //
-// Time limits (docs/http.md, "Timeouts and limits"): a request must be
-// complete up to the end of its headers within header_timeout of its first
-// byte (else 408 and close; a new connection that sends nothing is closed
-// silently), and a keep-alive connection with nothing to do is closed after
-// idle_timeout. They are checked by one periodic tick per loop, not by a
+// Time limits (docs/http.md, "Timeouts and limits"): every phase of a
+// connection has one. A request's head must be complete within
+// header_timeout of its first byte, and its body within body_timeout of the
+// end of the head (else 408 and close; a new connection that sends nothing
+// is closed silently); a keep-alive connection with nothing to do is closed
+// after idle_timeout; output waiting for a client that does not read must
+// make progress every send_timeout (else the connection is force-closed);
+// a lingering close lasts at most header_timeout once the output is out.
+// While handlers are at work, no limit applies: their time is not the
+// client's. The limits are checked by one periodic tick per loop, not by a
 // timer per request: a limit fires between T and T plus one tick, where the
-// tick is min(header_timeout, idle_timeout) / 4, clamped to [10 ms, 1 s].
+// tick is a quarter of the shortest limit, clamped to [10 ms, 1 s].
 // The same tick refreshes the cached Date header.
 //
 // Threads. The server, its routes and its Responses belong to the loops:
@@ -73,7 +84,7 @@
 namespace reactor::http {
 
 namespace detail {
-class Session;
+class ResponseQueue;
 class ServerCore;
 }  // namespace detail
 
@@ -82,13 +93,25 @@ struct ServerOptions {
     Limits limits;
     /// From the first byte of a request to the end of its headers; after
     /// that 408 and close (a new connection that sends nothing at all is
-    /// closed without a response). Also bounds the wait between two body
-    /// reads of a request. Against slowloris: a peer that trickles a request
-    /// would otherwise hold its connection and buffers forever.
+    /// closed without a response). Against slowloris: a peer that trickles
+    /// a request would otherwise hold its connection and buffers forever.
+    /// Also bounds a lingering close: after its last response, a client
+    /// that does not close its side within this long is cut off.
     std::chrono::milliseconds header_timeout{10000};
+    /// From the end of a request's headers to the end of its body: a total,
+    /// not a wait between reads, so a client trickling a byte now and then
+    /// cannot hold the body buffer for ever. After it: 408 and close.
+    std::chrono::milliseconds body_timeout{60000};
     /// A keep-alive connection with no request in progress and no response
     /// owed is closed after this long, silently.
     std::chrono::milliseconds idle_timeout{60000};
+    /// While output waits in the socket for a client to read it, the queued
+    /// byte count must go down (or drain) at least once per send_timeout;
+    /// a client that stops reading is force-closed after it, in any phase,
+    /// closing included (as nginx's send_timeout). It bounds what a client
+    /// that reads nothing holds: its socket, up to max_output_bytes of
+    /// output, and whatever the response keeps open (a file).
+    std::chrono::milliseconds send_timeout{60000};
     /// Requests of one connection handed to handlers but not yet answered.
     /// At the cap the server stops reading that connection (TCP flow control
     /// slows the client) until a response completes; nothing is dropped.
@@ -120,8 +143,11 @@ struct ServerOptions {
 /// the head a GET would get and no body, whatever the handler writes.
 ///
 /// Once the connection is gone every method does nothing (no exception) and
-/// connection_open() is false. A default-constructed Response is such a
-/// handle with no request behind it.
+/// connection_open() is false. A Response may outlive its connection, its
+/// server and even its loop (it holds a reference to its connection's
+/// response queue, not to the connection): it stays such a no-op (loop()
+/// then refers to a loop that is gone). A default-constructed Response is
+/// such a handle with no request behind it.
 class Response {
 public:
     Response() noexcept = default;
@@ -185,11 +211,11 @@ public:
     EventLoop& loop() const;
 
 private:
-    friend class detail::Session;
-    Response(detail::Session* session, std::uint64_t sequence) noexcept;
+    friend class detail::ResponseQueue;
+    Response(detail::ResponseQueue* queue, std::uint64_t sequence) noexcept;
     void release() noexcept;
 
-    detail::Session* session_ = nullptr;
+    detail::ResponseQueue* queue_ = nullptr;  // its connection's responses
     std::uint64_t sequence_ = 0;  // the request's number on its connection
 };
 
