@@ -26,7 +26,7 @@ namespace {
 // A loop and a server on 127.0.0.1, port 0. The server is destroyed before
 // the loop, and the loop then runs briefly so deferred closes finish.
 struct ServerFixture {
-    EventLoop loop;
+    CheckedLoop loop;
     std::optional<http::Server> server;
 
     explicit ServerFixture(http::ServerOptions options = {}) {
@@ -677,7 +677,7 @@ TEST_CASE("a Response held by a timer after the connection was reset: the timer'
 TEST_CASE("the server destroyed while responses are held, streams paced, and drain callbacks pending") {
     std::vector<http::Response> held;
     int timers_fired = 0;
-    EventLoop loop;
+    CheckedLoop loop;
     {
         ServerFixture f;
         leaving_routes(f, held, timers_fired);

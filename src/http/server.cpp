@@ -21,7 +21,7 @@ namespace {
 EventLoop::Duration tick_interval(const SessionSettings& s) {
     using std::chrono::milliseconds;
     const milliseconds quarter =
-        std::min({s.header_timeout, s.idle_timeout, s.body_timeout, s.send_timeout}) / 4;
+        std::min({s.header_timeout, s.idle_timeout, s.body_timeout}) / 4;
     return std::clamp(quarter, milliseconds(10), milliseconds(1000));
 }
 
@@ -164,6 +164,9 @@ TcpServerOptions tcp_options(const ServerOptions& o) {
     if (o.max_pipelined == 0) throw std::invalid_argument("http::Server: max_pipelined must be >= 1");
     TcpServerOptions t = o.tcp;
     t.connection.high_water_mark = o.max_output_bytes;
+    // The send clock is the TCP layer's: one sweep per loop, stamps per
+    // connection. A write_timeout set on the TCP options wins.
+    if (t.connection.write_timeout.count() == 0) t.connection.write_timeout = o.send_timeout;
     return t;
 }
 
@@ -173,7 +176,7 @@ ServerCore::ServerCore(EventLoop& loop, const SocketAddress& address, ServerOpti
     : loop_(loop),
       options_(std::move(options)),
       settings_{options_.limits, options_.header_timeout, options_.idle_timeout, options_.body_timeout,
-                options_.send_timeout, options_.max_pipelined},
+                options_.max_pipelined},
       tcp_(loop, address, tcp_options(options_)) {
     fallback_ = [](const Request&, Response res) { send_text(res, 404, "Not Found\n"); };
     // The callbacks run on each connection's loop and reach this core

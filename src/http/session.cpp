@@ -205,21 +205,8 @@ void Session::settle() {
 
 void Session::flush() {
     if (queue_ == nullptr || queue_->output().empty()) return;
-    std::string& out = queue_->output();
-    const std::size_t before = connection_->output_bytes();
-    connection_->send(out);
+    connection_->send(queue_->output());
     queue_->clear_output();
-    const std::size_t after = connection_->output_bytes();
-    if (after > before) {
-        // Output queued in the socket: the send clock runs from its first
-        // byte; new bytes raise the mark progress is measured against.
-        if (before == 0) {
-            send_deadline_ = loop_state_->loop.now() + loop_state_->settings.send_timeout;
-            send_mark_ = after;
-        } else {
-            send_mark_ += after - before;
-        }
-    }
 }
 
 // Every owed response is out: the error status (if any) follows, then our
@@ -301,8 +288,6 @@ void Session::update_deadline() noexcept {
 }
 
 void Session::check_deadline(EventLoop::TimePoint now) {
-    if (!live()) return;
-    check_send(now);
     if (now < deadline_ || !live()) return;
     struct GiveBack {
         Session& s;
@@ -332,24 +317,6 @@ void Session::check_deadline(EventLoop::TimePoint now) {
         return;
     }
     settle();
-}
-
-// Write progress: the socket's queued byte count went below the mark (or
-// drained) within send_timeout; else the client is not reading and the
-// connection is force-closed, whatever the phase.
-void Session::check_send(EventLoop::TimePoint now) {
-    const std::size_t queued = connection_->output_bytes();
-    if (queued == 0) {
-        send_deadline_ = EventLoop::TimePoint::max();
-        send_mark_ = 0;
-        return;
-    }
-    if (send_deadline_ == EventLoop::TimePoint::max() || queued < send_mark_) {
-        send_deadline_ = now + loop_state_->settings.send_timeout;
-        send_mark_ = queued;
-        return;
-    }
-    if (now >= send_deadline_) connection_->force_close();
 }
 
 // ---- deferred work ------------------------------------------------------------
@@ -398,8 +365,6 @@ void Session::on_high_water() {
 
 void Session::on_write_complete() {
     output_blocked_ = false;
-    send_deadline_ = EventLoop::TimePoint::max();
-    send_mark_ = 0;
     if (!live()) return;
     update_reading();
     run_drains_if_due();
@@ -449,7 +414,7 @@ void Session::close_cleanup(bool notify_server) noexcept {
     if (phase_ == Phase::Closed) return;
     phase_ = Phase::Closed;
     timeout_ = Timeout::None;
-    deadline_ = send_deadline_ = EventLoop::TimePoint::max();
+    deadline_ = EventLoop::TimePoint::max();
     loop_state_->remove(*this);
     if (request_ != nullptr) {
         request_->parser.reset();

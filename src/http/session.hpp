@@ -43,9 +43,10 @@
 // pauses, in Open as in LastRequest), continue_sent_ (per request, reset by
 // the parser's reset), and the two list memberships LoopState keeps.
 //
-// Send progress is watched in every phase, Closed excepted: while output is
-// queued in the socket, the tick checks that the queued byte count went down
-// (or drained) within send_timeout, else the connection is force-closed.
+// Send progress is watched in every phase by the TCP layer: the server sets
+// the connections' write_timeout to send_timeout, so output queued in the
+// socket that none of is taken for that long force-closes the connection
+// (TcpConnectionOptions, docs/tcp.md), closing and lingering included.
 //
 // Lifetime. The Session is owned by its connection's context (SessionLink).
 // When the connection object goes, the Session stops at once (Closed) and is
@@ -83,7 +84,6 @@ struct SessionSettings {
     std::chrono::milliseconds header_timeout;
     std::chrono::milliseconds idle_timeout;
     std::chrono::milliseconds body_timeout;
-    std::chrono::milliseconds send_timeout;
     std::size_t max_pipelined;
 };
 
@@ -181,7 +181,6 @@ private:
     void maybe_send_continue();
     void update_reading();
     void update_deadline() noexcept;
-    void check_send(EventLoop::TimePoint now);
     void schedule_if_due();
     void run_drains_if_due();
     void close_cleanup(bool notify_server) noexcept;
@@ -200,8 +199,6 @@ private:
     EventLoop::TimePoint deadline_ = EventLoop::TimePoint::max();
     // Send progress: while the socket holds output, the time by which it
     // must shrink, and the byte count it must get below.
-    EventLoop::TimePoint send_deadline_ = EventLoop::TimePoint::max();
-    std::size_t send_mark_ = 0;
     // LoopState's intrusive list of open sessions, and its schedule.
     Session* prev_ = nullptr;
     Session* next_ = nullptr;

@@ -110,7 +110,9 @@ struct ServerOptions {
     /// a client that stops reading is force-closed after it, in any phase,
     /// closing included (as nginx's send_timeout). It bounds what a client
     /// that reads nothing holds: its socket, up to max_output_bytes of
-    /// output, and whatever the response keeps open (a file).
+    /// output, and whatever the response keeps open (a file). It sets
+    /// tcp.connection.write_timeout (unless that is set already), so the
+    /// TCP layer's sweep checks it and the close reports timed_out.
     std::chrono::milliseconds send_timeout{60000};
     /// Requests of one connection handed to handlers but not yet answered.
     /// At the cap the server stops reading that connection (TCP flow control
