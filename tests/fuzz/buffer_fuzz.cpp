@@ -36,18 +36,12 @@
 #include <string_view>
 #include <system_error>
 
+#include "fuzz_check.hpp"
+
 using reactor::Buffer;
 using reactor::detail::BufferAccess;
 
 namespace {
-
-#define FUZZ_CHECK(cond)                                                                  \
-    do {                                                                                  \
-        if (!(cond)) {                                                                    \
-            std::fprintf(stderr, "%s:%d: invariant failed: %s\n", __FILE__, __LINE__, #cond); \
-            std::abort();                                                                 \
-        }                                                                                 \
-    } while (0)
 
 // Reads the program: bytes past the end read as zero, so every input is a
 // complete program.
