@@ -171,6 +171,26 @@ TEST_CASE("a queue_work completion that throws: counted as done, the others stil
     CHECK(completed == 2);
 }
 
+TEST_CASE("a queue_work completion that throws is destroyed at once, on the loop thread") {
+    // What `done` captured (an http::Response, say) belongs to the loop: it
+    // must die inside finish(), which runs there, even when `done` throws
+    // and the pool thread still holds the task (and so the last reference).
+    // Driven directly, holding that reference as the pool thread would.
+    struct Witness {
+        bool* alive;
+        ~Witness() { *alive = false; }
+    };
+    bool alive = true;
+    auto witness = std::make_shared<Witness>(&alive);
+    auto done = [witness](std::error_code, int) { throw Boom(); };
+    auto work = [] { return 1; };
+    auto state = std::make_shared<reactor::detail::LoopWork<decltype(work), decltype(done)>>(std::move(work), std::move(done));
+    witness.reset();
+    state->execute();
+    CHECK_THROWS_AS(state->finish({}), Boom);
+    CHECK_FALSE(alive);  // gone with `done`, though `state` is still held
+}
+
 TEST_CASE("a TCP message callback that throws: the connection goes on, and so do the others") {
     CheckedLoop loop;
     TcpServer server(loop, SocketAddress::ipv4_loopback(0));

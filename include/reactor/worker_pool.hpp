@@ -198,6 +198,19 @@ public:
     }
 
     void finish(std::error_code ec) override {
+        // `done` and the result die here, on the loop thread, whether `done`
+        // returns or throws (the exception then leaves the loop): the last
+        // reference to this object may be the pool thread's, and what
+        // `done` captured (an http::Response, say) belongs to the loop.
+        struct Release {
+            LoopWork& self;
+            ~Release() {
+                self.done_.reset();
+                self.result_.reset();
+                self.work_.reset();
+                self.exception_ = nullptr;
+            }
+        } release{*this};
         if (!ec && exception_) ec = make_error_code(WorkError::exception_thrown);
         if constexpr (kVoid) {
             call(ec);
@@ -206,10 +219,6 @@ public:
         } else {
             call(ec, Result{});
         }
-        done_.reset();
-        result_.reset();
-        work_.reset();
-        exception_ = nullptr;
     }
 
 private:

@@ -45,7 +45,7 @@
 //
 // Send progress is watched in every phase by the TCP layer: the server sets
 // the connections' write_timeout to send_timeout, so output queued in the
-// socket that none of is taken for that long force-closes the connection
+// socket of which none is taken for that long force-closes the connection
 // (TcpConnectionOptions, docs/tcp.md), closing and lingering included.
 //
 // Lifetime. The Session is owned by its connection's context (SessionLink).
