@@ -2,8 +2,8 @@
 //
 // The interest set lives here, in a dense array of pollfd handed to the
 // kernel whole on every wait: O(registered fds) per wait, which is exactly
-// the cost epoll and kqueue were invented to remove (docs/c10k.md measures
-// it). It is the fallback for any POSIX system and the easiest backend to
+// the cost epoll and kqueue were invented to remove (docs/backends.md sets
+// the three side by side). It is the fallback for any POSIX system and the easiest backend to
 // read, so it is also the teaching baseline.
 //
 // Layout: pollfds_[i] and tokens_[i] describe one fd; index_[fd] is its
