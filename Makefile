@@ -18,7 +18,11 @@
 VERSION    := 0.1.0
 SOVERSION  := 0
 PREFIX     ?= /usr/local
-CXX        ?= g++
+# `c++` unless the caller names a compiler: GNU make's built-in default for
+# CXX is g++, which `?=` would keep, and FreeBSD ships only clang as c++.
+ifeq ($(origin CXX),default)
+CXX        := c++
+endif
 SANITIZE   ?=
 comma      := ,
 BUILD      ?= build$(if $(SANITIZE),/san-$(subst $(comma),-,$(SANITIZE)))

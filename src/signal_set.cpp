@@ -16,7 +16,9 @@ namespace reactor::detail {
 namespace {
 
 constexpr int kMaxLoops = 64;
-constexpr int kMaxSignal = 65;  // NSIG on Linux; larger numbers are refused
+// One past the largest signal number: 65 on Linux, 32 on macOS, 128 on
+// FreeBSD. Larger numbers are refused.
+constexpr int kMaxSignal = NSIG;
 
 // Process-wide routing, read by the signal handler. route_fd[r] is the write
 // end of loop r's pipe (-1 when free); wanted[s] has bit r set while loop r

@@ -6,8 +6,11 @@
 // decides (exit 2 on an error, 0 after --help).
 #pragma once
 
+#include <cctype>
+#include <cerrno>
 #include <charconv>
 #include <cmath>
+#include <cstdlib>
 #include <cstdint>
 #include <string>
 #include <string_view>
@@ -112,11 +115,19 @@ inline bool parse_int(std::string_view text, long long lo, long long hi, long lo
 }
 
 inline bool parse_double(std::string_view text, double lo, double hi, double& out) {
-    // std::from_chars for double is in libstdc++ 11+, which C++20 needs anyway.
-    double v = 0;
-    const auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), v);
-    if (ec != std::errc{} || end != text.data() + text.size() || !std::isfinite(v) || v < lo ||
-        v > hi) {
+    // strtod, not std::from_chars: libc++ has from_chars for double only
+    // from LLVM 20, and FreeBSD 14 and macOS 14 ship older ones. The program
+    // never sets a locale, so the decimal point is '.'. strtod skips leading
+    // blanks and takes hex and "inf"; those are refused here.
+    if (text.empty() || text.size() > 64 || std::isspace(static_cast<unsigned char>(text.front())) ||
+        text.find_first_of("xXnN") != std::string_view::npos) {
+        return false;
+    }
+    const std::string copy(text);
+    char* end = nullptr;
+    errno = 0;
+    const double v = std::strtod(copy.c_str(), &end);
+    if (errno != 0 || end != copy.c_str() + copy.size() || !std::isfinite(v) || v < lo || v > hi) {
         return false;
     }
     out = v;

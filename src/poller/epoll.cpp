@@ -17,6 +17,10 @@
 #include "poller/backends.hpp"
 #include "syscall.hpp"
 
+// epoll is Linux's: elsewhere this file compiles to nothing, and
+// poller.cpp offers kqueue and poll instead (backends.hpp decides).
+#if REACTOR_HAVE_EPOLL
+
 #include <sys/epoll.h>
 #include <unistd.h>
 
@@ -93,3 +97,5 @@ private:
 std::unique_ptr<Poller> make_epoll_poller() { return std::make_unique<EpollPoller>(); }
 
 }  // namespace reactor::detail
+
+#endif  // REACTOR_HAVE_EPOLL
