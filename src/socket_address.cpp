@@ -26,7 +26,7 @@ const char* describe(Flaw flaw) {
             return "host names are not looked up here (that would block the loop); "
                    "resolve the name first with resolve(), then parse the numeric address";
         case Flaw::Bracket: return "an IPv6 address needs brackets, e.g. \"[::1]:8080\"";
-        case Flaw::UnixPath: return "the Unix socket path is empty or too long for sockaddr_un";
+        case Flaw::UnixPath: return "the Unix socket path is empty, too long for sockaddr_un or contains a NUL";
     }
     return "malformed address";
 }
@@ -88,7 +88,10 @@ Flaw parse_into(std::string_view text, SocketAddress& out) {
     if (text.empty()) return Flaw::Empty;
     if (text.substr(0, kUnixPrefix.size()) == kUnixPrefix) {
         const std::string_view path = text.substr(kUnixPrefix.size());
-        if (path.empty() || path.size() >= sizeof(sockaddr_un::sun_path)) return Flaw::UnixPath;
+        if (path.empty() || path.size() >= sizeof(sockaddr_un::sun_path) ||
+            path.find('\0') != std::string_view::npos) {
+            return Flaw::UnixPath;  // a NUL would end the path early: "unix:a\0b" is not "unix:a"
+        }
         out = SocketAddress::unix_path(path);
         return Flaw::None;
     }
