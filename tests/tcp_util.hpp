@@ -92,6 +92,21 @@ inline std::string read_line_blocking(int fd, std::chrono::milliseconds limit = 
     return line;
 }
 
+/// Blocking-with-deadline read (no loop: for servers in a child process)
+/// until the peer closes: appends what arrives to `out`; returns 0 at EOF,
+/// -1 on an error such as a reset (both: closed by the peer), 1 if the
+/// deadline passed with the connection still open.
+inline int read_until_closed_blocking(int fd, std::string& out, std::chrono::milliseconds limit = kDeadline) {
+    int state = 1;
+    const auto deadline = std::chrono::steady_clock::now() + limit;
+    while (state > 0 && std::chrono::steady_clock::now() < deadline) {
+        pollfd p{fd, POLLIN, 0};
+        ::poll(&p, 1, 50);
+        state = read_into(fd, out);
+    }
+    return state;
+}
+
 /// A 'size'-byte pattern that makes misplaced bytes visible.
 inline std::string pattern(std::size_t size) {
     std::string s(size, '\0');
