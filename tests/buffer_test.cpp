@@ -1,5 +1,5 @@
 // tests/buffer_test.cpp -- Buffer: regions, growth, prepend, search, fd I/O.
-#include "buffer_access.hpp"
+#include "net/buffer_access.hpp"
 #include "tcp_util.hpp"
 
 #include <reactor/buffer.hpp>

@@ -7,7 +7,7 @@
 // is fast, only that a timer is never early and that order and counts hold.
 // Every test ends with timer_count() == 0 and no live watcher.
 #include "test_util.hpp"
-#include "timer_queue.hpp"
+#include "loop/timer_queue.hpp"
 
 #include <unistd.h>
 

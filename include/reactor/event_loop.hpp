@@ -169,7 +169,7 @@ public:
     /// and per loop are allowed; they run in registration order. While any
     /// handler is registered, the signal's previous disposition is replaced
     /// (and restored when the last handler anywhere is removed). Works the
-    /// same on every backend (a self-pipe; src/signal_set.hpp says why not
+    /// same on every backend (a self-pipe; src/loop/signal_set.hpp says why not
     /// signalfd). Throws std::system_error (invalid_argument) for SIGKILL,
     /// SIGSTOP or an out-of-range number. Loop thread only.
     SignalId on_signal(int signo, SignalCallback cb);

@@ -248,7 +248,7 @@ private:
     EventLoop& loop_;
     detail::ConnectionHub* hub_;  // the owner's shared callbacks; null once closed
     WatcherId watcher_;
-    Buffer input_;   // no storage while idle (see src/buffer_access.hpp)
+    Buffer input_;   // no storage while idle (see src/net/buffer_access.hpp)
     Buffer output_;  // no storage unless output is queued
     std::any context_;
     Socket socket_;

@@ -38,7 +38,7 @@
 #include <reactor/http/static_files.hpp>
 
 #include "http/open_beneath.hpp"
-#include "syscall.hpp"
+#include "base/syscall.hpp"
 
 #include <fcntl.h>
 #include <sys/stat.h>

@@ -15,7 +15,7 @@
 //    before closing; removing an fd that is already closed (EBADF) is treated
 //    as done, since there is nothing left to forget.
 #include "poller/backends.hpp"
-#include "syscall.hpp"
+#include "base/syscall.hpp"
 
 // epoll is Linux's: elsewhere this file compiles to nothing, and
 // poller.cpp offers kqueue and poll instead (backends.hpp decides).

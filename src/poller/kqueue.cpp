@@ -32,7 +32,7 @@
 
 #if REACTOR_HAVE_KQUEUE
 
-#include "syscall.hpp"
+#include "base/syscall.hpp"
 
 // The order of kqueue(2)'s synopsis, which older systems need.
 #include <sys/types.h>

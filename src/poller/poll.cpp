@@ -16,7 +16,7 @@
 //  - On Linux, POLLHUP after a peer's close comes with POLLIN; elsewhere it
 //    may come alone (macOS): readers must treat Hangup as "read until EOF".
 #include "poller/backends.hpp"
-#include "syscall.hpp"
+#include "base/syscall.hpp"
 
 #include <poll.h>
 

@@ -1,7 +1,7 @@
 // tests/fuzz/buffer_fuzz.cpp -- libFuzzer target for Buffer, checked against
 // a std::string model. Built and run by scripts/fuzz.sh (`make fuzz`); not a
 // doctest suite.
-// fuzz-sources: src/buffer.cpp
+// fuzz-sources: src/net/buffer.cpp
 //
 // The input is a program: each operation is one byte (the opcode, modulo 16)
 // followed by the argument bytes it needs; missing bytes read as zero. Two
@@ -21,7 +21,7 @@
 // corpus/buffer/prepend_after_shrink.
 #include <reactor/buffer.hpp>
 
-#include "buffer_access.hpp"
+#include "net/buffer_access.hpp"
 
 #include <fcntl.h>
 #include <unistd.h>

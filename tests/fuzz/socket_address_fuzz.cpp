@@ -1,7 +1,7 @@
 // tests/fuzz/socket_address_fuzz.cpp -- libFuzzer target for SocketAddress's
 // text forms. Built and run by scripts/fuzz.sh (`make fuzz`); not a doctest
 // suite.
-// fuzz-sources: src/socket_address.cpp
+// fuzz-sources: src/net/socket_address.cpp
 //
 // The whole input is given to parse() (both overloads) and to unix_path();
 // with its first two bytes taken as a port, the rest goes to

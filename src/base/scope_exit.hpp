@@ -1,4 +1,4 @@
-// src/scope_exit.hpp -- run a function when a scope ends, by return or by
+// src/base/scope_exit.hpp -- run a function when a scope ends, by return or by
 // exception. The library's exception policy (docs/architecture.md) needs
 // state put right on both paths around user callbacks: a lent scratch
 // buffer settled, a moved-aside callback restored, a dispatch step ended.

@@ -1,8 +1,8 @@
-// src/buffer.cpp -- the block layout, growth, and fd I/O of Buffer.
+// src/net/buffer.cpp -- the block layout, growth, and fd I/O of Buffer.
 #include <reactor/buffer.hpp>
 
-#include "buffer_access.hpp"
-#include "syscall.hpp"
+#include "net/buffer_access.hpp"
+#include "base/syscall.hpp"
 
 #include <sys/uio.h>
 #include <unistd.h>

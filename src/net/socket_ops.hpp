@@ -1,9 +1,9 @@
-// src/socket_ops.hpp -- the few socket system calls shared by Socket,
+// src/net/socket_ops.hpp -- the few socket system calls shared by Socket,
 // Buffer and TcpConnection, with each platform difference handled once.
 // Internal: not installed.
 #pragma once
 
-#include "syscall.hpp"
+#include "base/syscall.hpp"
 
 #include <sys/socket.h>
 #include <sys/types.h>

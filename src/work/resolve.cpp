@@ -1,4 +1,4 @@
-// src/resolve.cpp -- getaddrinfo() on the worker pool.
+// src/work/resolve.cpp -- getaddrinfo() on the worker pool.
 #include <reactor/resolve.hpp>
 
 #include <algorithm>

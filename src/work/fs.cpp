@@ -1,11 +1,11 @@
-// src/fs.cpp -- blocking file system calls, run on the worker pool.
+// src/work/fs.cpp -- blocking file system calls, run on the worker pool.
 //
 // Each public function is two halves: a blocking function below (runs on a
 // pool thread, returns the errno as a std::error_code) and a queue_work call
 // that carries its outcome back to the loop thread.
 #include <reactor/fs.hpp>
 
-#include "syscall.hpp"
+#include "base/syscall.hpp"
 
 #include <algorithm>
 #include <atomic>

@@ -1,4 +1,4 @@
-// src/tcp_connection.cpp -- reading, writing and closing one connection.
+// src/net/tcp_connection.cpp -- reading, writing and closing one connection.
 //
 // The hot path of an echo-style exchange, per message: one wake-up, one
 // read() into the thread's scratch block (no allocation, buffer_access.hpp),
@@ -7,9 +7,9 @@
 // shared_from_this() costs two atomic operations per event.
 #include <reactor/tcp_connection.hpp>
 
-#include "buffer_access.hpp"
-#include "connection_hub.hpp"
-#include "socket_ops.hpp"
+#include "net/buffer_access.hpp"
+#include "net/connection_hub.hpp"
+#include "net/socket_ops.hpp"
 
 #include <cassert>
 #include <string>

@@ -1,12 +1,12 @@
-// src/event_loop.cpp -- one thread, one poller, many callbacks.
+// src/loop/event_loop.cpp -- one thread, one poller, many callbacks.
 #include <reactor/event_loop.hpp>
 
-#include "loop_work.hpp"
-#include "scope_exit.hpp"
-#include "signal_set.hpp"
-#include "syscall.hpp"
-#include "timer_queue.hpp"
-#include "waker.hpp"
+#include "work/loop_work.hpp"
+#include "base/scope_exit.hpp"
+#include "loop/signal_set.hpp"
+#include "base/syscall.hpp"
+#include "loop/timer_queue.hpp"
+#include "loop/waker.hpp"
 
 #include <cassert>
 #include <csignal>

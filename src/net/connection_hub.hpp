@@ -1,4 +1,4 @@
-// src/connection_hub.hpp -- what a group of connections shares: the
+// src/net/connection_hub.hpp -- what a group of connections shares: the
 // callbacks, the options and the owner to tell when one closes.
 //
 // A TcpServer (or TcpClient) owns one hub; each of its connections keeps a

@@ -1,8 +1,8 @@
-// src/socket.cpp -- socket creation, options and non-blocking I/O.
+// src/net/socket.cpp -- socket creation, options and non-blocking I/O.
 #include <reactor/socket.hpp>
 
-#include "socket_ops.hpp"
-#include "syscall.hpp"
+#include "net/socket_ops.hpp"
+#include "base/syscall.hpp"
 
 #include <fcntl.h>
 #include <netinet/in.h>

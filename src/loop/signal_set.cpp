@@ -1,7 +1,7 @@
-// src/signal_set.cpp
-#include "signal_set.hpp"
+// src/loop/signal_set.cpp
+#include "loop/signal_set.hpp"
 
-#include "syscall.hpp"
+#include "base/syscall.hpp"
 
 #include <algorithm>
 #include <atomic>

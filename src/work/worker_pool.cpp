@@ -1,4 +1,4 @@
-// src/worker_pool.cpp -- the threads behind queue_work, fs and resolve.
+// src/work/worker_pool.cpp -- the threads behind queue_work, fs and resolve.
 #include <reactor/worker_pool.hpp>
 
 #include <algorithm>

@@ -1,4 +1,4 @@
-// src/histogram.cpp -- log-linear buckets; the layout is drawn in the header.
+// src/work/histogram.cpp -- log-linear buckets; the layout is drawn in the header.
 #include <reactor/histogram.hpp>
 
 #include <algorithm>

@@ -1,4 +1,4 @@
-// src/syscall.hpp -- the one place where -1/errno becomes std::error_code.
+// src/base/syscall.hpp -- the one place where -1/errno becomes std::error_code.
 //
 // Every system call in the library goes through these helpers, so EINTR is
 // retried in one place and errors leave the kernel as values (STYLE.md,

@@ -1,7 +1,7 @@
-// src/waker.cpp
-#include "waker.hpp"
+// src/loop/waker.cpp
+#include "loop/waker.hpp"
 
-#include "syscall.hpp"
+#include "base/syscall.hpp"
 
 #include <cstdint>
 #include <fcntl.h>

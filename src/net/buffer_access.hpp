@@ -1,4 +1,4 @@
-// src/buffer_access.hpp -- lending a thread's read scratch area to a Buffer.
+// src/net/buffer_access.hpp -- lending a thread's read scratch area to a Buffer.
 //
 // Why: an idle connection must hold no heap buffer (the 256-byte-per-
 // connection goal, docs/tcp.md), yet the message callback must receive a

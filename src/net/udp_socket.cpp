@@ -1,8 +1,8 @@
-// src/udp_socket.cpp -- datagrams in and out, bounded per wake-up.
+// src/net/udp_socket.cpp -- datagrams in and out, bounded per wake-up.
 #include <reactor/udp_socket.hpp>
 
-#include "socket_ops.hpp"
-#include "syscall.hpp"
+#include "net/socket_ops.hpp"
+#include "base/syscall.hpp"
 
 #include <string>
 #include <utility>

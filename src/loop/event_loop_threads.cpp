@@ -1,4 +1,4 @@
-// src/event_loop_threads.cpp
+// src/loop/event_loop_threads.cpp
 #include <reactor/event_loop_threads.hpp>
 
 #include <cassert>

@@ -1,4 +1,4 @@
-// src/socket_address.cpp -- parsing and printing socket addresses.
+// src/net/socket_address.cpp -- parsing and printing socket addresses.
 #include <reactor/socket_address.hpp>
 
 #include <arpa/inet.h>

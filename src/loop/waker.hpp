@@ -1,4 +1,4 @@
-// src/waker.hpp -- wakes a loop that is blocked in its poller.
+// src/loop/waker.hpp -- wakes a loop that is blocked in its poller.
 //
 // Linux: one eventfd (a counter; one fd). Elsewhere: a non-blocking pipe
 // (the classic self-pipe). The loop watches read_fd() for Readable and

@@ -1,4 +1,4 @@
-// src/timer_queue.hpp -- pending timers, ordered by deadline.
+// src/loop/timer_queue.hpp -- pending timers, ordered by deadline.
 //
 // Data structure: a 4-ary min-heap of (deadline, sequence, slot) entries
 // over a slot table that holds each timer's callback and its position in

@@ -1,4 +1,4 @@
-// src/loop_work.hpp -- the bridge between an EventLoop and a WorkerPool.
+// src/work/loop_work.hpp -- the bridge between an EventLoop and a WorkerPool.
 //
 // A queue_work call crosses threads twice: loop -> pool (WorkerPool::submit)
 // and pool -> loop (EventLoop::post). The second crossing must not touch a

@@ -1,5 +1,5 @@
-// src/loop_work.cpp -- queue_work's two thread crossings.
-#include "loop_work.hpp"
+// src/work/loop_work.cpp -- queue_work's two thread crossings.
+#include "work/loop_work.hpp"
 
 #include <reactor/event_loop.hpp>
 

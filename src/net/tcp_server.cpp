@@ -1,4 +1,4 @@
-// src/tcp_server.cpp -- the listener, the accept loop, the overload policy
+// src/net/tcp_server.cpp -- the listener, the accept loop, the overload policy
 // and the table of open connections; and, for a server with several
 // threads, one such core per loop.
 //
@@ -12,9 +12,9 @@
 // and its construction (bind and listen, which need no loop).
 #include <reactor/tcp_server.hpp>
 
-#include "connection_hub.hpp"
-#include "socket_ops.hpp"
-#include "syscall.hpp"
+#include "net/connection_hub.hpp"
+#include "net/socket_ops.hpp"
+#include "base/syscall.hpp"
 
 #include <fcntl.h>
 #include <sys/resource.h>

@@ -1,4 +1,4 @@
-// src/signal_set.hpp -- POSIX signals delivered as callbacks on a loop.
+// src/loop/signal_set.hpp -- POSIX signals delivered as callbacks on a loop.
 //
 // Mechanism: the self-pipe. A process-wide sigaction handler writes the
 // signal number into a pipe owned by each loop that asked for that signal;

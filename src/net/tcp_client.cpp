@@ -1,11 +1,11 @@
-// src/tcp_client.cpp -- connect attempts, their timeout, retries, and the
+// src/net/tcp_client.cpp -- connect attempts, their timeout, retries, and the
 // one connection a client owns; for a client made with a host name, the
 // lookup on the worker pool and the walk through the addresses it returns.
 #include <reactor/tcp_client.hpp>
 
 #include <reactor/resolve.hpp>
 
-#include "connection_hub.hpp"
+#include "net/connection_hub.hpp"
 
 #include <algorithm>
 #include <string>

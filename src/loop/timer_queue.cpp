@@ -1,5 +1,5 @@
-// src/timer_queue.cpp -- the 4-ary heap behind EventLoop's timers.
-#include "timer_queue.hpp"
+// src/loop/timer_queue.cpp -- the 4-ary heap behind EventLoop's timers.
+#include "loop/timer_queue.hpp"
 
 #include <cassert>
 
