@@ -254,7 +254,7 @@ run_model() {  # $1 model name
     sampler_pid=$!
     # A few samples before the load: the baseline.
     for _ in $(seq 1 100); do
-        [ "$(wc -l <"$out/$model.tsv" 2>/dev/null || echo 0)" -ge 3 ] && break
+        [ -f "$out/$model.tsv" ] && [ "$(wc -l <"$out/$model.tsv")" -ge 3 ] && break
         sleep 0.1
     done
 

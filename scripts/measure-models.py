@@ -6,6 +6,7 @@ samples into tables, and draws the charts as hand-written SVG (no packages).
   measure-models.py sample --pid P --out FILE [--interval S] [--port N --ss-out FILE --snapshot-at EPOCH]
   measure-models.py report --out DIR --models M... (and the run's settings; see compare-models.sh)
   measure-models.py flood  --out DIR --servers S... (see flood-demo.sh)
+  measure-models.py flood-client --port N --seconds S --max-mib M --rate MIB_PER_S --out FILE
 
 The shell scripts start and stop every process; this file only reads /proc
 and files, and writes files. Linux only (/proc).
@@ -14,7 +15,9 @@ import argparse
 import json
 import os
 import re
+import select
 import signal
+import socket
 import subprocess
 import sys
 import time
@@ -215,7 +218,7 @@ def nice_max(v):
     if v <= 0:
         return 1
     p = 10 ** len(str(int(v))) / 10
-    for m in (1, 2, 2.5, 5, 10):
+    for m in (1, 1.5, 2, 2.5, 3, 4, 5, 6, 8, 10):
         if m * p >= v:
             return m * p
     return 10 * p
@@ -467,45 +470,49 @@ def cmd_flood(a):
             t0, t1 = (float(x) for x in f.read().split())
         with open(f"{a.out}/{s}.sent") as f:
             sent = f.read().split()
-        series[s] = {"rows": [r for r in rows if r["t"] >= t0 - 0.5], "t0": t0, "t1": t1,
-                     "base": ([r for r in rows if r["t"] <= t0] or rows[:1])[-1],
-                     "sent": int(sent[0]) if sent else 0, "stop": " ".join(sent[1:])}
-    # The table: RSS every second.
-    width = max(len(s) for s in a.servers) + 2
+        base = ([r for r in rows if r["t"] <= t0] or rows[:1])[-1]
+        rows = [r for r in rows if r["t"] >= t0 - 0.5]
+        series[s] = {"rows": rows, "t0": t0, "left": t1 - t0, "end": rows[-1]["t"] - t0, "base": base,
+                     "sent": int(sent[0]) if sent else 0, "why": " ".join(sent[1:])}
+    # The table: each server's RSS once a second, from the client's start.
+    width = max(len(s) for s in a.servers) + 4
     lines = [f"{'t (s)':>6}  " + "  ".join(f"{s + ' RSS':>{width + 4}}" for s in a.servers)]
-    t_max = max(v["t1"] - v["t0"] for v in series.values())
+    t_max = max(v["end"] for v in series.values())
     for t in range(0, int(t_max) + 1):
         cells = []
         for s in a.servers:
             v = series[s]
-            if t <= v["t1"] - v["t0"] + 0.01:
-                cells.append(f"{at(v['rows'], v['t0'] + t, 'rss_kb') / 1024:>{width}.1f} MiB")
+            if t <= v["end"]:
+                mark = "*" if t > v["left"] else " "
+                cells.append(f"{at(v['rows'], v['t0'] + t, 'rss_kb') / 1024:>{width + 2}.1f} MiB{mark}")
             else:
-                cells.append(f"{'(ended)':>{width + 4}}")
-        lines.append(f"{t:>6}  " + "  ".join(cells))
+                cells.append(" " * (width + 7))
+        lines.append(f"{t:>6}  " + "  ".join(cells).rstrip())
+    lines.append("(* the client had gone)")
     summary = []
     for s in a.servers:
         v = series[s]
         peak = max(r["rss_kb"] for r in v["rows"])
-        summary.append(f"{s}: RSS {v['base']['rss_kb'] / 1024:.1f} MiB before, peak {peak / 1024:.1f} MiB; "
-                       f"the client wrote {v['sent'] / 1048576:.0f} MiB and read nothing; {v['stop']}")
+        summary.append(f"{s}: RSS {v['base']['rss_kb'] / 1024:.1f} MiB before, peak {peak / 1024:.1f} MiB, "
+                       f"{v['rows'][-1]['rss_kb'] / 1024:.1f} MiB 1.5 s after the client left; the client sent "
+                       f"{v['sent'] / 1048576:.1f} MiB and read nothing ({v['why']})")
     text = "\n".join(lines + [""] + summary)
     print(text)
     with open(f"{a.out}/flood.txt", "w") as f:
         f.write(text + "\n")
 
     # The chart: RSS over time, one line per server.
-    width, height = 820, 420
-    left, right, top, bottom = 70, 30, 70, 60
+    width, height = 820, 440
+    left, right, top, bottom = 70, 30, 70, 80
     svg = Svg(width, height)
-    svg.text(20, 28, "A client that sends and never reads: server memory over time", 16, weight="bold")
+    svg.text(20, 28, "A client that sends and never reads: the server's memory", 16, weight="bold")
     svg.text(20, 48, a.subtitle, 11, fill="#555")
     y_top = nice_max(max(max(r["rss_kb"] for r in v["rows"]) for v in series.values()) / 1024)
     x_top = max(1, int(t_max + 0.999))
     pw, ph = width - left - right, height - top - bottom
 
     def xy(t, mib):
-        return left + pw * t / x_top, top + ph * (1 - mib / y_top)
+        return left + pw * max(t, 0) / x_top, top + ph * (1 - mib / y_top)
 
     for i in range(6):
         v = y_top * i / 5
@@ -518,21 +525,64 @@ def cmd_flood(a):
         svg.text(x, top + ph + 18, str(t), 11, anchor="middle", fill="#555")
     svg.line(left, top, left, top + ph, "#666")
     svg.line(left, top + ph, left + pw, top + ph, "#666")
-    svg.text(left + pw / 2, height - 18, "seconds since the client started", 12, anchor="middle")
+    svg.text(left + pw / 2, top + ph + 38, "seconds since the client started", 12, anchor="middle")
     svg.text(18, top + ph / 2, "server RSS, MiB", 12, anchor="middle")
     svg.items[-1] = svg.items[-1].replace("<text ", f'<text transform="rotate(-90 18 {top + ph / 2:.1f})" ', 1)
     palette = ["#d65f5f", "#4878d0", "#6acc64", "#ee854a"]
     for i, s in enumerate(a.servers):
         v = series[s]
-        pts = [xy(r["t"] - v["t0"], r["rss_kb"] / 1024) for r in v["rows"] if r["t"] - v["t0"] <= x_top]
-        if pts:
-            svg.polyline(pts, palette[i % len(palette)])
-            lx, ly = pts[-1]
-            peak = max(r["rss_kb"] for r in v["rows"]) / 1024
-            svg.text(min(lx + 6, width - 150), max(ly - 8, top + 12), f"{s}: {peak:.0f} MiB", 12,
-                     fill=palette[i % len(palette)], weight="bold")
+        color = palette[i % len(palette)]
+        pts = [xy(r["t"] - v["t0"], r["rss_kb"] / 1024) for r in v["rows"]]
+        svg.polyline(pts, color)
+        x, _ = xy(v["left"], 0)
+        svg.line(x, top, x, top + ph, color, 1, "4,3")
+        peak = max(r["rss_kb"] for r in v["rows"]) / 1024
+        svg.text(left + 12, top + 16 + 16 * i,
+                 f"{s}: peak {peak:.0f} MiB after {v['sent'] / 1048576:.0f} MiB sent", 12, fill=color, weight="bold")
+    svg.text(left, height - 12, "dashed: the client stops (cap reached or time up) and closes; "
+             "the server then drops the connection and what it held", 10, fill="#666")
     svg.save(f"{a.out}/flood.svg")
     print(f"\nfiles: {a.out}/flood.txt, {a.out}/flood.svg")
+
+
+# ---- flood-demo: the client that never reads -----------------------------------------
+
+def cmd_flood_client(a):
+    """Connects to 127.0.0.1:port and sends at `rate` MiB/s without ever
+    reading, until `seconds` have passed or `max_mib` MiB are sent. Writes
+    "BYTES_SENT how it stopped" to `out`, and one line per second on stdout."""
+    sock = socket.create_connection(("127.0.0.1", a.port), timeout=5)
+    sock.setblocking(False)
+    chunk = b"flood, never read\n" * 3641  # about 64 KiB
+    limit = a.max_mib << 20
+    sent = 0
+    start = time.time()
+    next_report = 1
+    why = f"ran {a.seconds:g} s"
+    while True:
+        now = time.time() - start
+        if now >= next_report:
+            print(f"flood-client: {next_report:>3} s  {sent / 1048576:8.1f} MiB sent", flush=True)
+            next_report += 1
+        if now >= a.seconds:
+            break
+        if sent >= limit:
+            why = f"stopped at the {a.max_mib} MiB cap after {now:.1f} s"
+            break
+        allowed = min(int(a.rate * 1048576 * now) - sent, len(chunk), limit - sent)
+        if allowed <= 0:
+            time.sleep(0.002)
+            continue
+        _, writable, _ = select.select([], [sock], [], 0.05)
+        if not writable:
+            continue  # the server stopped reading: the kernel buffers are full
+        try:
+            sent += sock.send(chunk[:allowed])
+        except BlockingIOError:
+            pass
+    with open(a.out, "w") as f:
+        f.write(f"{sent} {why}\n")
+    sock.close()
 
 
 def main():
@@ -558,8 +608,14 @@ def main():
     f.add_argument("--out", required=True)
     f.add_argument("--servers", nargs="+", required=True)
     f.add_argument("--subtitle", default="")
+    c = sub.add_parser("flood-client")
+    c.add_argument("--port", type=int, required=True)
+    c.add_argument("--seconds", type=float, default=10)
+    c.add_argument("--max-mib", type=int, default=256)
+    c.add_argument("--rate", type=float, default=32)
+    c.add_argument("--out", required=True)
     a = p.parse_args()
-    {"sample": cmd_sample, "report": cmd_report, "flood": cmd_flood}[a.cmd](a)
+    {"sample": cmd_sample, "report": cmd_report, "flood": cmd_flood, "flood-client": cmd_flood_client}[a.cmd](a)
 
 
 if __name__ == "__main__":
