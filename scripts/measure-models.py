@@ -343,8 +343,9 @@ NOTES = """\
 Service (from loadgen's JSON and /proc/PID of the server):
   held         the server's own connections at their peak (its fds during the run minus before it)
                / connections loadgen asked for
-  established  connections whose handshake completed (the kernel's backlog completes them even
-               when the server never accept()s: blocking_echo)
+  established  connections whose handshake completed: the kernel completes them into the listen
+               backlog even when the server never accept()s (blocking_echo); past the backlog's
+               size (net.core.somaxconn) the handshake itself times out
   replies/s    echoes verified byte for byte, over loadgen's whole run
   timeouts     messages with no complete echo within 5 s (loadgen then closes that connection)
   p50/p99 ms   round trip of the verified echoes (send() to the last byte back)
@@ -363,15 +364,16 @@ Memory per connection held (what one more connection costs):
                    socket: bytes received and unread, queued to send, reserved ahead, options
   resident total   user RSS + kernel stacks + socket objects + socket buffers (addr space not
                    included: most of a reserved stack is never touched)
-The client's side of each connection (loadgen, on the same machine) is not counted anywhere."""
+The client's side of each connection (loadgen, on the same machine) is not counted anywhere.
+blocking_echo holds one connection, so its memory row is that one connection's."""
 
 
 def chart_compare(ms_list, path, title, subtitle):
     rows = len(ms_list)
     panel_h = 26 * rows + 40
-    width = 980
+    width = 1100
     label_w = 170
-    bar_w = (width - label_w - 60) / 2 - 40
+    bar_w = width / 2 - label_w - 150  # room on the right for the value
     svg = Svg(width, 80 + 2 * (panel_h + 20) + 30)
     svg.text(20, 28, title, 17, weight="bold")
     svg.text(20, 48, subtitle, 12, fill="#555")
@@ -396,7 +398,9 @@ def chart_compare(ms_list, path, title, subtitle):
     panel(20, y1, f"Connections served at once (of {n}), and echoes per second",
           [m["held"] for m in ms_list], None, "#4878d0",
           "held = the server's open connections at the peak; echoes verified by loadgen",
-          [f'{m["held"]}   ({m["replies_per_s"]:,.0f}/s)' for m in ms_list])
+          [f'{m["held"]} ({m["replies_per_s"]:,.0f}/s)' if m["held"] >= m["connections"] else
+           f'{m["held"]} ({m["replies_per_s"]:,.0f}/s; {m["connections"] - m["held"]:,} never served)'
+           for m in ms_list])
     panel(half, y1, "Server CPU, seconds of one CPU", [m["cpu_s"] for m in ms_list], lambda v: f"{v:.2f} s",
           "#ee854a", "the same messages for every model; busy_echo spins")
     y2 = y1 + panel_h + 20
