@@ -4,9 +4,9 @@
 // What it teaches: O_NONBLOCK turns "wait until there is data" into "there
 // is none now" (EAGAIN), so one thread can take turns among many clients.
 // Asked without a poller, the only way to find out who has data is to try
-// every socket, over and over: one pass calls accept() once and read() once
-// per client, ready or not. With nothing to do it still spins, using a
-// whole CPU; with 10,000 clients one pass makes 10,000 read() calls that
+// every socket, over and over: one pass calls accept() until EAGAIN and
+// read() once per client, ready or not. With nothing to do it still spins,
+// using a whole CPU; with 10,000 clients one pass makes 10,000 read() calls that
 // almost all fail, and a client's echo waits for the pass to come round,
 // so latency grows with the number of clients. Adding a sleep to each pass
 // saves the CPU and adds the sleep to every echo. A poller (epoll, kqueue,

@@ -7,8 +7,8 @@
 // per connection, even for a connection that says nothing for minutes:
 //   - a stack. We ask for 64 KiB (kStackSize) with pthread_attr_setstacksize,
 //     instead of the usual default of 8 MiB (Linux) or 512 KiB (macOS), so
-//     that 10,000 threads fit in 640 MiB of address space; the pages a
-//     thread touches become resident memory;
+//     that 10,000 threads reserve about 680 MiB of address space (stack and
+//     guard page), not 80 GiB; the pages a thread touches become resident;
 //   - a kernel task: its own kernel stack (16 KiB on x86-64 Linux) and
 //     scheduler state, plus a context switch for every message;
 //   - a limit: threads count against RLIMIT_NPROC (`ulimit -u`) and
