@@ -40,7 +40,7 @@ int main(int argc, char** argv) {
     const double mib = 1024.0 * 1024.0;
     std::printf("thread per connection: %ld threads x %zu KiB stack = %.0f MiB of address space,\n", n,
                 stack / 1024, static_cast<double>(n) * static_cast<double>(stack) / mib);
-    std::printf("  and at least %ld KiB touched per thread (stack pages + guard) = %.0f MiB of real memory\n",
+    std::printf("  and at least %ld KiB of it really used per thread (two pages) = %.0f MiB of memory\n",
                 2 * page / 1024, static_cast<double>(n) * 2.0 * static_cast<double>(page) / mib);
     // docs/tcp.md measures 177 bytes of user-space memory per idle TcpConnection.
     std::printf("one event loop: 1 thread, %ld connections x 177 B = %.1f MiB (docs/tcp.md)\n", n,

@@ -22,7 +22,7 @@ int main() {
     for (int job = 0; job < 8; ++job) {
         reactor::EventLoop& target = workers.next_loop();
         const int index = &target == &workers.loop(0) ? 0 : 1;
-        target.post([&, &target, job, index] {
+        target.post([&, job, index] {
             // On the worker loop's thread.
             const bool on_its_thread = target.in_loop_thread();
             main_loop.post([&, job, index, on_its_thread] {
