@@ -66,6 +66,7 @@ private:
     int q_;
 };
 
+// [run]
 // Fills a fresh pipe with 100 bytes, then runs the wake-ups.
 void run(bool edge, bool drain) {
     int fds[2];
@@ -95,6 +96,7 @@ void run(bool edge, bool drain) {
     ::close(fds[0]);
     ::close(fds[1]);
 }
+// [/run]
 
 }  // namespace
 
