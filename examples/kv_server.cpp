@@ -16,10 +16,12 @@
 // (a peer that never sends a newline must not grow the buffer forever).
 #include <reactor/reactor.hpp>
 
+#include <chrono>
 #include <csignal>
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
+#include <exception>
 #include <map>
 #include <string>
 #include <string_view>

@@ -42,12 +42,12 @@ int main() {
 
     // [idle]
     // An idle timeout: a one-shot timer that every bit of "activity" cancels
-    // and starts again. Activity at 0, 40 and 80 ms; idle 50 ms after the last.
+    // and starts again. Activity at 0, 40 and 80 ms; idle 100 ms after the last.
     reactor::TimerId idle;
     auto activity = [&](Ms at) {
         loop.cancel(idle);
-        idle = loop.run_after(50ms, [&, at] {
-            log("idle: 50 ms without activity", at + 50ms);
+        idle = loop.run_after(100ms, [&, at] {
+            log("idle: 100 ms without activity", at + 100ms);
             loop.stop();
         });
     };

@@ -41,5 +41,5 @@ int main() {
 
     ::close(pair[0]);
     ::close(pair[1]);
-    return spinning > 100 && quiet == 0 ? 0 : 1;
+    return spinning > 10 && quiet == 0 ? 0 : 1;  // thousands, even on a loaded machine
 }

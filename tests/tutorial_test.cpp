@@ -70,7 +70,7 @@ TEST_CASE("02: nonblocking shows EAGAIN, readiness, and a pipe's capacity") {
 TEST_CASE("04: writable_spin -- Writable interest with nothing to write spins, Readable only does not") {
     const Run r = run_example("writable_spin", {}, 2);
     INFO("it printed:\n" << r.text());
-    CHECK(r.status == 0);  // the program checks: more than 100 calls, then none
+    CHECK(r.status == 0);  // the program checks: more than 10 calls (thousands, usually), then none
     CHECK(starts_with(r.lines[0], "Readable|Writable, nothing to write: "));
     CHECK(r.lines[1] == "Readable only:                       0 calls in 100 ms");
 }
@@ -102,7 +102,7 @@ TEST_CASE("06: timers run in deadline order, never early; the idle timeout follo
         "A: one-shot                        (asked for  30 ms)\n"
         "tick 2                             (asked for  40 ms)\n"
         "tick 3, cancelling the ticker      (asked for  60 ms)\n"
-        "idle: 50 ms without activity       (asked for 130 ms)\n"
+        "idle: 100 ms without activity      (asked for 180 ms)\n"
         "no timer ran early\n";
     CHECK(r.text() == want);
 }
