@@ -66,7 +66,7 @@ void on_input(std::map<std::string, std::string>& store, const TcpConnectionPtr&
     }
     if (input.size() > kMaxLine) {  // no newline in sight: refuse, then close
         conn->send("ERROR line too long\n");
-        conn->shutdown();
+        conn->close();  // flushes the answer first, reads nothing more
         input.consume_all();
     }
 }
