@@ -157,3 +157,31 @@ TEST_CASE("every example a doc names exists") {
         }
     }
 }
+
+TEST_CASE("every image a doc shows exists and is an SVG document") {
+    int images = 0;
+    for (const std::string& doc : markdown_files()) {
+        const std::string text = read_text(doc);
+        const std::string folder = doc.substr(0, doc.rfind('/') + 1);  // "" for README.md
+        // ![alt](path): the path is relative to the doc's own folder.
+        for (std::size_t pos = text.find("]("); pos != std::string::npos; pos = text.find("](", pos + 2)) {
+            const auto bang = text.rfind("![", pos);
+            const auto line = text.rfind('\n', pos);
+            if (bang == std::string::npos || (line != std::string::npos && bang < line)) continue;  // not an image
+            const auto end = text.find(')', pos);
+            const std::string target = text.substr(pos + 2, end - pos - 2);
+            if (target.size() < 4 || target.compare(target.size() - 4, 4, ".svg") != 0) continue;
+            std::string path = folder + target;
+            for (std::size_t up; (up = path.find("/../")) != std::string::npos;) {
+                const auto parent = path.rfind('/', up - 1);
+                path.erase(parent == std::string::npos ? 0 : parent + 1, up + 4 - (parent == std::string::npos ? 0 : parent + 1));
+            }
+            INFO(doc << " shows " << target << " (" << path << ")");
+            const std::string svg = read_text(path);
+            CHECK(svg.find("<svg") != std::string::npos);
+            CHECK(svg.find("</svg>") != std::string::npos);
+            ++images;
+        }
+    }
+    CHECK(images >= 4);  // the tutorial's diagrams at least
+}
