@@ -20,11 +20,11 @@ int main() {
     std::vector<int> ran_on(8, -1);  // touched on the main loop only
     int done = 0;
     for (int job = 0; job < 8; ++job) {
-        reactor::EventLoop& target = workers.next_loop();
-        const int index = &target == &workers.loop(0) ? 0 : 1;
-        target.post([&, job, index] {
+        reactor::EventLoop* target = &workers.next_loop();
+        const int index = target == &workers.loop(0) ? 0 : 1;
+        target->post([&main_loop, &ran_on, &done, target, job, index] {
             // On the worker loop's thread.
-            const bool on_its_thread = target.in_loop_thread();
+            const bool on_its_thread = target->in_loop_thread();
             main_loop.post([&, job, index, on_its_thread] {
                 // Back on the main thread.
                 ran_on[static_cast<std::size_t>(job)] = on_its_thread ? index : -1;
