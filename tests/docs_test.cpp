@@ -1,6 +1,7 @@
 // tests/docs_test.cpp -- every listing in the docs is a compiled example.
 //
-// A listing in README.md or docs/*.md is announced by a comment line
+// A listing in README.md, docs/*.md or docs/tutorial/*.md is announced by a
+// comment line
 //
 //     <!-- listing: examples/hello_loop.cpp -->            (the whole file)
 //     <!-- listing: examples/echo_server.cpp#accept -->    (a marked region)
@@ -28,15 +29,22 @@ std::string read_text(const std::string& path) {
     return out.str();
 }
 
-std::vector<std::string> markdown_files() {
-    std::vector<std::string> files{"README.md"};
-    if (DIR* dir = ::opendir("docs")) {
+// The .md files directly in `folder`, as "folder/name.md".
+void add_markdown_in(const std::string& folder, std::vector<std::string>& files) {
+    if (DIR* dir = ::opendir(folder.c_str())) {
         while (const dirent* e = ::readdir(dir)) {
             const std::string name = e->d_name;
-            if (name.size() > 3 && name.compare(name.size() - 3, 3, ".md") == 0) files.push_back("docs/" + name);
+            if (name.size() > 3 && name.compare(name.size() - 3, 3, ".md") == 0) files.push_back(folder + "/" + name);
         }
         ::closedir(dir);
     }
+}
+
+// README.md, docs/*.md and the tutorial's chapters, docs/tutorial/*.md.
+std::vector<std::string> markdown_files() {
+    std::vector<std::string> files{"README.md"};
+    add_markdown_in("docs", files);
+    add_markdown_in("docs/tutorial", files);
     std::sort(files.begin(), files.end());
     return files;
 }
@@ -119,9 +127,21 @@ TEST_CASE("every listing in the docs equals the example it names") {
             ++checked;
         }
     }
-    // README.md shows at least the smallest program; a check that finds no
-    // listing at all would pass vacuously.
-    CHECK(checked >= 1);
+    // README.md shows at least the smallest program and the tutorial's
+    // chapters quote a dozen more; a check that finds (almost) no listing
+    // would pass vacuously.
+    CHECK(checked >= 10);
+}
+
+TEST_CASE("the tutorial has at least ten chapters, each with a section of exercises") {
+    int chapters = 0;
+    for (const std::string& doc : markdown_files()) {
+        if (doc.rfind("docs/tutorial/", 0) != 0) continue;
+        ++chapters;
+        INFO(doc);
+        CHECK(read_text(doc).find("## Exercises") != std::string::npos);
+    }
+    CHECK(chapters >= 10);
 }
 
 TEST_CASE("every example a doc names exists") {
@@ -136,4 +156,32 @@ TEST_CASE("every example a doc names exists") {
             CHECK(!read_text(path).empty());
         }
     }
+}
+
+TEST_CASE("every image a doc shows exists and is an SVG document") {
+    int images = 0;
+    for (const std::string& doc : markdown_files()) {
+        const std::string text = read_text(doc);
+        const std::string folder = doc.substr(0, doc.rfind('/') + 1);  // "" for README.md
+        // ![alt](path): the path is relative to the doc's own folder.
+        for (std::size_t pos = text.find("]("); pos != std::string::npos; pos = text.find("](", pos + 2)) {
+            const auto bang = text.rfind("![", pos);
+            const auto line = text.rfind('\n', pos);
+            if (bang == std::string::npos || (line != std::string::npos && bang < line)) continue;  // not an image
+            const auto end = text.find(')', pos);
+            const std::string target = text.substr(pos + 2, end - pos - 2);
+            if (target.size() < 4 || target.compare(target.size() - 4, 4, ".svg") != 0) continue;
+            std::string path = folder + target;
+            for (std::size_t up; (up = path.find("/../")) != std::string::npos;) {
+                const auto parent = path.rfind('/', up - 1);
+                path.erase(parent == std::string::npos ? 0 : parent + 1, up + 4 - (parent == std::string::npos ? 0 : parent + 1));
+            }
+            INFO(doc << " shows " << target << " (" << path << ")");
+            const std::string svg = read_text(path);
+            CHECK(svg.find("<svg") != std::string::npos);
+            CHECK(svg.find("</svg>") != std::string::npos);
+            ++images;
+        }
+    }
+    CHECK(images >= 4);  // the tutorial's diagrams at least
 }
