@@ -186,3 +186,36 @@ TEST_CASE("with the tracer off nothing is written") {
     loop.unwatch(id);
     CHECK(slurp(out.f).empty());
 }
+
+// The worked answer to exercise 2 of docs/tutorial/03-one-iteration.md: give
+// the server an idle timeout and the trace changes in three places. The
+// wait gets a timeout decided by a timer (the server's timeout sweep, which
+// runs while it has connections), the sweep shows up as a repeating timer,
+// and an idle connection's close happens inside that timer, not inside a
+// ready fd's callback.
+TEST_CASE("chapter 3, exercise 2: with an idle timeout the sweep timer decides the wait and closes the idle connection") {
+    CheckedLoop loop;
+    TraceFile out;
+    REQUIRE(out.f != nullptr);
+    TcpServerOptions options;
+    options.connection.idle_timeout = std::chrono::milliseconds(40);
+    TcpServer server(loop, SocketAddress::ipv4_loopback(0), options);
+    server.on_message([](const TcpConnectionPtr& c, Buffer& in) { c->send(in); });
+    Fd client = tcp_connect(server.local_address());
+    CHECK(run_until(loop, [&] { return server.connection_count() == 1; }));
+    loop.set_trace(out.f);
+    // The client says nothing: the sweep closes the connection.
+    CHECK(run_until(loop, [&] { return server.connection_count() == 0; }));
+    loop.set_trace(nullptr);
+    const std::string text = slurp(out.f);
+    INFO(text);
+    CHECK(has_line(text, R"(\[reactor\] iteration \d+: wait \(.*\), timeout \d+ ms: the next timer)"));
+    CHECK(has_line(text, R"(\[reactor\]   woke after )" + kMs + ": a timer due"));
+    // The sweep runs every quarter of the shortest timeout, at least every 10 ms.
+    CHECK(has_line(text, R"(\[reactor\]   - close conn 127\.0\.0\.1:\d+ \(fd \d+\))"));
+    CHECK(has_line(text, R"(\[reactor\]   timer \(every 10 ms\) ran, took )" + kMs));
+    // The close comes before the line of the timer whose callback closed it.
+    const auto close_at = text.find("- close conn");
+    REQUIRE(close_at != std::string::npos);
+    CHECK(text.find("timer (every 10 ms) ran", close_at) != std::string::npos);
+}

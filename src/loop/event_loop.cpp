@@ -72,9 +72,9 @@ EventLoop::~EventLoop() {
     // Callbacks are destroyed without being called; fds belong to their owners.
     // They are destroyed here, while every part of the loop still exists,
     // because what a callback captured may call back into the loop as it
-    // dies (a connection's destructor cancels its idle timer and unwatches
-    // its fd). Watchers go first, then timers, then posted functions; the
-    // member destructors then find nothing left to destroy.
+    // dies (a server's core, destroyed, cancels its timeout sweep and
+    // unwatches its listener). Watchers go first, then timers, then posted
+    // functions; the member destructors then find nothing left to destroy.
     for (std::uint32_t index = 0; index < watcher_slots_; ++index) {
         const Watcher& w = slot(index);
         if (w.live) unwatch(WatcherId{make_token(index, w.generation)});
