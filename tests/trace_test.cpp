@@ -60,8 +60,14 @@ TEST_CASE("the tracer labels each ready fd and times its callback, the timers an
     TraceFile out;
     REQUIRE(out.f != nullptr);
     loop.set_trace(out.f);
-    auto [r, w] = make_pipe();
-    auto [r2, w2] = make_pipe();
+    // Named references, not structured bindings: clang before 16 cannot
+    // capture those in a lambda.
+    auto p1 = make_pipe();
+    auto p2 = make_pipe();
+    Fd& r = p1.first;
+    Fd& w = p1.second;
+    Fd& r2 = p2.first;
+    Fd& w2 = p2.second;
     int reads = 0;
     const WatcherId named = loop.watch(r.get(), Readable, [&](Events) {
         read_some(r.get());
@@ -107,7 +113,9 @@ TEST_CASE("the tracer says when the wait had no timeout, and when it simply time
     TraceFile out;
     REQUIRE(out.f != nullptr);
     loop.set_trace(out.f);
-    auto [r, w] = make_pipe();
+    auto pipe = make_pipe();
+    Fd& r = pipe.first;
+    Fd& w = pipe.second;
     const WatcherId id = loop.watch(r.get(), Readable, [&](Events) { read_some(r.get()); });
     write_all(w.get(), "x");
     loop.run_once();  // no timer, no limit: the ready pipe ends the wait
@@ -177,7 +185,9 @@ TEST_CASE("with the tracer off nothing is written") {
     REQUIRE(out.f != nullptr);
     loop.set_trace(out.f);
     loop.set_trace(nullptr);
-    auto [r, w] = make_pipe();
+    auto pipe = make_pipe();
+    Fd& r = pipe.first;
+    Fd& w = pipe.second;
     const WatcherId id = loop.watch(r.get(), Readable, [&](Events) { read_some(r.get()); }, "quiet");
     write_all(w.get(), "x");
     bool fired = false;
