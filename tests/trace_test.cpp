@@ -7,6 +7,7 @@
 #include "tcp_util.hpp"
 
 #include <reactor/tcp_server.hpp>
+#include <reactor/udp_socket.hpp>
 
 #include <csignal>
 #include <cstdio>
@@ -177,6 +178,26 @@ TEST_CASE("the tracer labels a listener by its address and a connection by its p
     CHECK(has_line(text, R"(\[reactor\]   \+ open conn )" + peer + R"( \(fd \d+\))"));
     CHECK(has_line(text, R"(\[reactor\]   conn )" + peer + R"( \(fd \d+\): Readable)"));
     CHECK(has_line(text, R"(\[reactor\]   - close conn )" + peer + R"( \(fd \d+\))"));
+}
+
+TEST_CASE("the tracer labels a UDP socket by its own address") {
+    CheckedLoop loop;
+    TraceFile out;
+    REQUIRE(out.f != nullptr);
+    loop.set_trace(out.f);
+    int got = 0;
+    {
+        UdpSocket udp(loop, SocketAddress::ipv4_loopback(0));
+        udp.on_datagram([&](std::string_view, const SocketAddress&) { ++got; });
+        UdpSocket sender(loop, SocketAddress::ipv4_loopback(0));
+        CHECK_FALSE(sender.send_to("x", udp.local_address()));
+        CHECK(run_until(loop, [&] { return got == 1; }));
+        const std::string address = udp.local_address().to_string();
+        loop.set_trace(nullptr);
+        const std::string text = slurp(out.f);
+        INFO(text);
+        CHECK(has_line(text, R"(\[reactor\]   udp )" + address + R"( \(fd \d+\): Readable)"));
+    }
 }
 
 TEST_CASE("with the tracer off nothing is written") {
