@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # bench-echo.sh -- reactor's echo_server against the peer servers of
-# ../shared/bench (hand-written raw epoll, libuv), in the same run.
+# ../shared/bench (hand-written raw epoll, libuv), in the same run. The peers
+# are outside this repository (docs/building.md, "The peers").
 #
 #   scripts/bench-echo.sh                 # about 4-5 minutes
 #   ROUNDS=1 DUR=3 HOLD_N=2000 scripts/bench-echo.sh     # a quick look

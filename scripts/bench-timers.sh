@@ -4,8 +4,8 @@
 # same run, alternating, ROUNDS rounds each, pinned to one CPU.
 #
 # usage: scripts/bench-timers.sh            N=1000000 ROUNDS=3 CPU=0 by default
-#   BENCH_DIR=path   the shared bench folder (default: ../shared/bench beside
-#                    the repository, else /work/shared/bench)
+#   BENCH_DIR=path   the peers' folder, outside the repository (default:
+#                    ../shared/bench beside it; docs/building.md, "The peers")
 #
 # Each program prints "RESULT schedule_ns=X cancel_ns=Y fire_ns=Z fired=K":
 # CPU time per scheduled timer, per cancelled timer and per fired timer. The
@@ -31,9 +31,7 @@ make -C "$repo" -s -j2 bench >/dev/null
 # The libuv peer is compiled from its source, never copied into the repo.
 bench_dir=${BENCH_DIR:-}
 if [ -z "$bench_dir" ]; then
-    for d in "$repo/../shared/bench" /work/shared/bench; do
-        if [ -f "$d/peers/uv_timers.c" ]; then bench_dir=$d; break; fi
-    done
+    if [ -f "$repo/../shared/bench/peers/uv_timers.c" ]; then bench_dir=$repo/../shared/bench; fi
 fi
 have_peer=0
 if [ -n "$bench_dir" ] && [ -f "$bench_dir/peers/uv_timers.c" ]; then

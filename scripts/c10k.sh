@@ -12,7 +12,8 @@
 # with "{PORT}" in it, the script picks a free port, substitutes it and
 # waits until the port accepts connections; without it, the server must
 # print "listening on HOST:PORT" on stdout once ready, as echo_server does.
-#   C10K_SERVER='/tmp/bench/bin/raw_epoll_echo {PORT}' scripts/c10k.sh
+#   C10K_SERVER='build/peers/bin/raw_epoll_echo {PORT}' scripts/c10k.sh
+# (the benchmarks' external epoll peer, docs/building.md "The peers")
 #
 # What it does: checks the open-file limit, builds what is missing, starts
 # the server (pinned to CPU 0 with taskset when there are two CPUs or

@@ -6,10 +6,14 @@
 //
 // One iteration of run_once(), step by step (docs/architecture.md draws it):
 //
-//   1. compute the poll timeout: 0 if posted functions are waiting, else the
-//      time until the earliest timer (rounded up, so timers never fire
-//      early), else the caller's limit;
-//   2. wait in the Poller for ready fds;
+//   1. compute the poll timeout: the time until the earliest timer (rounded
+//      up, so timers never fire early) or the caller's limit, whichever is
+//      shorter; -1 (no limit) when there is neither. Posted functions do not
+//      enter it: post() has made the waker's fd readable, so the wait
+//      returns at once. The one exception is the rest of a posted batch that
+//      an exception cut short (below): then the timeout is 0;
+//   2. wait in the Poller for ready fds (the waker's and the signal pipe's
+//      included);
 //   3. update the cached clock now();
 //   4. dispatch each ready fd to its watcher's callback, re-checking before
 //      each call that the watcher still exists (a callback may remove any
@@ -47,9 +51,11 @@
 #include <functional>
 #include <memory>
 #include <mutex>
+#include <string>
 #include <string_view>
 #include <system_error>
 #include <thread>
+#include <unordered_map>
 #include <vector>
 
 namespace reactor {
@@ -67,6 +73,30 @@ struct WatcherId {
     std::uint64_t value = 0;  ///< 0 is never a live watcher
     explicit operator bool() const noexcept { return value != 0; }
     friend bool operator==(WatcherId, WatcherId) = default;
+};
+
+/// How the loop tracer (EventLoop::set_trace) names a watcher's fd. A kind
+/// costs no memory: it lives in a byte the watcher had spare, and the
+/// address a label shows is read from the socket (getsockname/getpeername)
+/// only when a trace line is printed. A name is copied into a side table,
+/// so only watchers that are given one pay for it.
+struct WatchLabel {
+    enum Kind : std::uint8_t {
+        Fd,          ///< "fd 5": the default
+        Named,       ///< the name given to watch(), e.g. "stdin"
+        Listener,    ///< "listener 0.0.0.0:7000" (the socket's own address)
+        Connection,  ///< "conn 127.0.0.1:51234" (the peer's); traced as open and close
+        Connecting,  ///< "connecting 127.0.0.1:7000" (the peer's; a connect() in progress)
+        Datagram,    ///< "udp 0.0.0.0:5353" (the socket's own address)
+        Waker,       ///< "waker": the fd post() and stop() make readable
+        Signals,     ///< "signal pipe": the fd on_signal() makes readable
+    };
+    WatchLabel() noexcept = default;
+    WatchLabel(Kind k) noexcept : kind(k) {}
+    WatchLabel(const char* n) noexcept : kind(Named), name(n) {}
+    WatchLabel(std::string_view n) noexcept : kind(Named), name(n) {}
+    Kind kind = Fd;
+    std::string_view name;  ///< for Named; copied by watch()
 };
 
 /// Identifies a timer; generation-tagged like WatcherId, so cancelling a
@@ -114,10 +144,12 @@ public:
     /// may be NoEvents (registered but quiet). The fd stays owned by the
     /// caller, who must unwatch() before closing it. Fails (returns a null id
     /// and sets `ec`) for a negative fd (EBADF) or if the poller refuses the
-    /// fd, e.g. EPERM for a regular file on epoll. Loop thread only.
-    WatcherId watch(int fd, Events interest, IoCallback cb, std::error_code& ec);
+    /// fd, e.g. EPERM for a regular file on epoll. `label` names the fd in
+    /// the tracer's lines (`loop.watch(fd, Readable, cb, "stdin")`); the TCP
+    /// and UDP classes pass a kind. Loop thread only.
+    WatcherId watch(int fd, Events interest, IoCallback cb, std::error_code& ec, WatchLabel label = {});
     /// As above, but throws std::system_error on failure.
-    WatcherId watch(int fd, Events interest, IoCallback cb);
+    WatcherId watch(int fd, Events interest, IoCallback cb, WatchLabel label = {});
 
     /// Changes what a watcher waits for; cheap when unchanged (no syscall),
     /// one syscall otherwise. This is how a connection turns Writable on
@@ -269,11 +301,17 @@ public:
     std::uint64_t iteration() const noexcept { return iteration_; }
 
     /// The loop tracer, a teaching and debugging aid: prints each
-    /// iteration's phases to `out` (nullptr turns it off): the poll timeout
-    /// and how long the wait took, each ready fd and its events, how many
-    /// timers and posted functions ran. Setting REACTOR_TRACE=1 in the
-    /// environment turns it on, to stderr, for every loop at construction.
-    /// Off, it costs one predictable branch per phase. Loop thread only.
+    /// iteration to `out` (nullptr turns it off): the poll timeout and what
+    /// decided it, why the wait ended (ready fds, posted work, a signal, a
+    /// timer due, the timeout) and how long it took, each ready fd with its
+    /// label (WatchLabel) and events, each callback's duration, each timer
+    /// and posted function run, and connections opening and closing.
+    /// docs/tutorial/03-one-iteration.md reads a trace line by line.
+    /// Setting REACTOR_TRACE=1 in the environment turns it on, to stderr,
+    /// for every loop at construction. Off, it costs one predictable branch
+    /// per ready fd, timer, posted function and watch/unwatch; a library
+    /// built with -DREACTOR_NO_TRACE compiles it out (set_trace is then
+    /// ignored). Loop thread only.
     void set_trace(std::FILE* out) noexcept { trace_ = out; }
 
 private:
@@ -282,7 +320,13 @@ private:
     const Watcher* find(WatcherId id) const;
     void dispatch_io();
     std::size_t run_posted();
-    int poll_timeout_ms(Duration max_wait) const;
+    int poll_timeout_ms(Duration max_wait, const char** why) const;
+    // The tracer's lines (src/loop/event_loop.cpp, "tracing").
+    bool tracing() const noexcept;
+    void trace_woke(int timeout, const char* why, TimePoint before_wait);
+    void trace_dispatch(Watcher& w, std::uint32_t index, Events events);
+    void trace_watch(const Watcher& w, std::uint32_t index, bool added);
+    std::string trace_label(const Watcher& w, std::uint32_t index) const;
     WorkId submit_work(std::shared_ptr<detail::LoopWorkBase> work, WorkKind kind);
 
     std::unique_ptr<Poller> poller_;
@@ -307,6 +351,9 @@ private:
     std::size_t live_watchers_ = 0;
     std::size_t internal_watchers_ = 0;  // the waker's and the signal pipe's
     std::vector<PollEvent> ready_;
+    // Names given to watch() (WatchLabel::Named), by slot index: only named
+    // watchers have an entry, so the others pay nothing for labels.
+    std::unordered_map<std::uint32_t, std::string> watcher_names_;
     Watcher& slot(std::uint32_t index) const;
     // Ends a dispatch step: frees removed watchers' callbacks and drops the
     // owners handed to defer_release(), until neither is left (dropping one

@@ -6,7 +6,9 @@
 #include "loop/signal_set.hpp"
 #include "base/syscall.hpp"
 #include "loop/timer_queue.hpp"
+#include "loop/trace.hpp"
 #include "loop/waker.hpp"
+#include "loop/watcher.hpp"
 
 #include <cassert>
 #include <csignal>
@@ -16,20 +18,9 @@
 
 namespace reactor {
 
-struct EventLoop::Watcher {
-    IoCallback cb;
-    int fd = -1;
-    Events interest = NoEvents;
-    std::uint32_t generation = 1;
-    bool live = false;
-    bool in_poller = false;  // the poller only holds fds with non-empty interest
-};
-
 namespace {
 
-std::uint64_t make_token(std::uint32_t index, std::uint32_t generation) {
-    return (std::uint64_t{generation} << 32) | index;
-}
+using detail::make_token;
 
 // A process that writes to a socket whose peer is gone gets SIGPIPE, which
 // kills it by default. The library sends with MSG_NOSIGNAL where it exists,
@@ -49,7 +40,14 @@ void ignore_sigpipe_once() {
 
 }  // namespace
 
+// One branch, taken the same way on every call: a constant false when the
+// tracer is compiled out (-DREACTOR_NO_TRACE), so the trace_* calls vanish.
+inline bool EventLoop::tracing() const noexcept { return detail::kTraceCompiled && trace_ != nullptr; }
+
 EventLoop::Watcher& EventLoop::slot(std::uint32_t index) const {
+    // The label kind lives in what was padding: a watcher is still its
+    // callback plus 16 bytes, labels or not.
+    static_assert(sizeof(Watcher) <= sizeof(IoCallback) + 16);
     return watcher_chunks_[index >> kChunkBits][index & ((1u << kChunkBits) - 1)];
 }
 
@@ -63,7 +61,7 @@ EventLoop::EventLoop(std::string_view backend)
     if (const char* env = std::getenv("REACTOR_TRACE"); env != nullptr && std::strcmp(env, "1") == 0) {
         trace_ = stderr;
     }
-    waker_watch_ = watch(waker_->read_fd(), Readable, [this](Events) { waker_->drain(); });
+    waker_watch_ = watch(waker_->read_fd(), Readable, [this](Events) { waker_->drain(); }, WatchLabel::Waker);
     internal_watchers_ = 1;
 }
 
@@ -74,9 +72,9 @@ EventLoop::~EventLoop() {
     // Callbacks are destroyed without being called; fds belong to their owners.
     // They are destroyed here, while every part of the loop still exists,
     // because what a callback captured may call back into the loop as it
-    // dies (a connection's destructor cancels its idle timer and unwatches
-    // its fd). Watchers go first, then timers, then posted functions; the
-    // member destructors then find nothing left to destroy.
+    // dies (a server's core, destroyed, cancels its timeout sweep and
+    // unwatches its listener). Watchers go first, then timers, then posted
+    // functions; the member destructors then find nothing left to destroy.
     for (std::uint32_t index = 0; index < watcher_slots_; ++index) {
         const Watcher& w = slot(index);
         if (w.live) unwatch(WatcherId{make_token(index, w.generation)});
@@ -116,7 +114,7 @@ const EventLoop::Watcher* EventLoop::find(WatcherId id) const {
     return const_cast<EventLoop*>(this)->find(id);
 }
 
-WatcherId EventLoop::watch(int fd, Events interest, IoCallback cb, std::error_code& ec) {
+WatcherId EventLoop::watch(int fd, Events interest, IoCallback cb, std::error_code& ec, WatchLabel label) {
     assert_in_loop_thread();
     interest &= Readable | Writable;
     // Checked here because a NoEvents watcher reaches the poller only when
@@ -151,13 +149,16 @@ WatcherId EventLoop::watch(int fd, Events interest, IoCallback cb, std::error_co
     w.interest = interest;
     w.live = true;
     w.in_poller = interest != NoEvents;
+    w.label = label.kind;
+    if (label.kind == WatchLabel::Named) watcher_names_[index] = std::string(label.name);
     ++live_watchers_;
+    if (tracing()) trace_watch(w, index, true);
     return WatcherId{token};
 }
 
-WatcherId EventLoop::watch(int fd, Events interest, IoCallback cb) {
+WatcherId EventLoop::watch(int fd, Events interest, IoCallback cb, WatchLabel label) {
     std::error_code ec;
-    const WatcherId id = watch(fd, interest, std::move(cb), ec);
+    const WatcherId id = watch(fd, interest, std::move(cb), ec, label);
     if (ec) detail::throw_error(ec, "reactor: EventLoop::watch");
     return id;
 }
@@ -207,6 +208,9 @@ bool EventLoop::unwatch(WatcherId id) {
     assert_in_loop_thread();
     Watcher* w = find(id);
     if (w == nullptr) return false;
+    // Before the fd leaves the poller, while it is still open: the label
+    // reads the socket's address.
+    if (tracing()) trace_watch(*w, static_cast<std::uint32_t>(id.value & 0xffffffffu), false);
     if (w->in_poller) (void)poller_->remove(w->fd);  // fails only if the fd was already closed
     w->live = false;
     w->in_poller = false;
@@ -229,6 +233,8 @@ void EventLoop::reap() {
         for (std::uint32_t index : dead) {
             IoCallback cb = std::move(slot(index).cb);
             slot(index).fd = -1;
+            if (slot(index).label == WatchLabel::Named) watcher_names_.erase(index);
+            slot(index).label = WatchLabel::Fd;
             free_watchers_.push_back(index);
             cb = nullptr;
         }
@@ -264,10 +270,11 @@ void EventLoop::dispatch_io() {
         if ((events & Hangup) != 0 && (w.interest & Readable) != 0) events |= Readable;
         events &= w.interest | Hangup | Error;
         if (events == NoEvents) continue;
-        if (trace_ != nullptr) {
-            std::fprintf(trace_, "[reactor]   fd %d: %s\n", w.fd, to_string_events(events).c_str());
+        if (tracing()) {
+            trace_dispatch(w, index, events);
+        } else {
+            w.cb(events);
         }
-        w.cb(events);
     }
 }
 
@@ -350,15 +357,25 @@ std::size_t EventLoop::pending_work() const noexcept { return anchor_ ? anchor_-
 
 // ---- running ----------------------------------------------------------------
 
-int EventLoop::poll_timeout_ms(Duration max_wait) const {
+int EventLoop::poll_timeout_ms(Duration max_wait, const char** why) const {
     // The rest of a posted batch that an exception cut short is due now.
-    if (running_next_ < running_.size()) return 0;
+    if (running_next_ < running_.size()) {
+        *why = "the rest of a posted batch";
+        return 0;
+    }
     Duration wait = max_wait;
+    *why = "the caller's limit";
     if (auto next = timers_->next_deadline()) {
         const Duration until = *next > now_ ? *next - now_ : Duration::zero();
-        if (until < wait) wait = until;
+        if (until < wait) {
+            wait = until;
+            *why = "the next timer";
+        }
     }
-    if (wait == Duration::max()) return -1;
+    if (wait == Duration::max()) {
+        *why = "no timer pending";
+        return -1;
+    }
     // Round up: a timer must never fire early. Cap to what poll() takes.
     const auto ms = std::chrono::ceil<std::chrono::milliseconds>(wait).count();
     return ms > 24 * 3600 * 1000 ? 24 * 3600 * 1000 : static_cast<int>(ms);
@@ -368,7 +385,8 @@ void EventLoop::run_once(Duration max_wait) {
     assert_in_loop_thread();
     ++iteration_;
     update_now();  // time may have passed between iterations (callbacks, caller)
-    const int timeout = poll_timeout_ms(max_wait);
+    const char* why = nullptr;
+    const int timeout = poll_timeout_ms(max_wait, &why);
     const TimePoint before_wait = now_;
     if (std::error_code ec = poller_->wait(ready_, timeout)) {
         // EBADF/EINVAL/ENOMEM from the wait itself: not a per-fd condition the
@@ -376,12 +394,7 @@ void EventLoop::run_once(Duration max_wait) {
         detail::throw_error(ec, "reactor: poller wait");
     }
     update_now();
-    if (trace_ != nullptr) {
-        const auto waited = std::chrono::duration<double, std::milli>(now_ - before_wait).count();
-        std::fprintf(trace_, "[reactor] iteration %llu: %s(timeout %d ms) -> %zu ready after %.3f ms\n",
-                     static_cast<unsigned long long>(iteration_), std::string(backend()).c_str(), timeout,
-                     ready_.size(), waited);
-    }
+    if (tracing()) trace_woke(timeout, why, before_wait);
     // The exception policy: a callback's exception leaves run_once() from
     // the phase it was thrown in. Each phase keeps its own state consistent
     // on that path (the posted batch remembers where it stopped, a
@@ -392,11 +405,17 @@ void EventLoop::run_once(Duration max_wait) {
     const detail::ScopeExit end_step([this] { reap(); });
     dispatch_io();
     reap();
-    const std::size_t timers_ran = timers_->run_due(now_);
+    std::size_t timers_ran;
+    if (tracing()) {
+        detail::TimerTrace timer_trace{trace_};
+        timers_ran = timers_->run_due(now_, &timer_trace);
+    } else {
+        timers_ran = timers_->run_due(now_);
+    }
     reap();
     const std::size_t posted_ran = run_posted();
     reap();
-    if (trace_ != nullptr && (timers_ran != 0 || posted_ran != 0)) {
+    if (tracing() && (timers_ran != 0 || posted_ran != 0)) {
         std::fprintf(trace_, "[reactor]   timers run: %zu, posted functions run: %zu (timers pending: %zu)\n",
                      timers_ran, posted_ran, timers_->size());
     }
@@ -418,7 +437,11 @@ std::size_t EventLoop::run_posted() {
         // with the others that ran: none runs twice.
         const Callback fn = std::move(running_[running_next_++]);
         ++ran;
-        fn();
+        if (tracing()) {
+            detail::trace_call(trace_, "posted function", fn);
+        } else {
+            fn();
+        }
     }
     running_.clear();
     running_next_ = 0;

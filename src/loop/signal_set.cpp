@@ -100,7 +100,7 @@ SignalSet::SignalSet(EventLoop& loop) : loop_(loop) {
         throw std::system_error(std::make_error_code(std::errc::resource_unavailable_try_again),
                                 "reactor: too many loops listening for signals");
     }
-    watch_ = loop_.watch(read_fd_, Readable, [this](Events) { on_readable(); });
+    watch_ = loop_.watch(read_fd_, Readable, [this](Events) { on_readable(); }, WatchLabel::Signals);
 }
 
 SignalSet::~SignalSet() {

@@ -61,7 +61,7 @@ void TimerQueue::free_slot(std::uint32_t slot) {
     free_.push_back(slot);
 }
 
-std::size_t TimerQueue::run_due(TimePoint now) {
+std::size_t TimerQueue::run_due(TimePoint now, CallObserver* observer) {
     const std::int64_t limit = now.time_since_epoch().count();
     const std::uint64_t sequence_limit = next_sequence_;  // entries queued before this call
     std::size_t ran = 0;
@@ -79,7 +79,11 @@ std::size_t TimerQueue::run_due(TimePoint now) {
             // One-shot: the id goes stale before the call, so cancel() from
             // inside the callback is the documented no-op.
             free_slot(top.slot);
-            cb();
+            if (observer != nullptr) {
+                observer->call(cb, Duration::zero());
+            } else {
+                cb();
+            }
             continue;
         }
         // Repeating: next deadline from the previous one, not from now, so the
@@ -106,7 +110,11 @@ std::size_t TimerQueue::run_due(TimePoint now) {
         // the exception leaves run_due() (the loop's exception policy) with
         // the timer re-armed for its next tick, as if the call had returned.
         try {
-            cb();
+            if (observer != nullptr) {
+                observer->call(cb, Duration(interval));
+            } else {
+                cb();
+            }
         } catch (...) {
             rearm(top.slot, generation, std::move(cb), next);
             throw;

@@ -77,11 +77,22 @@ public:
         return TimePoint(Duration(heap_.front().deadline));
     }
 
+    /// Makes each call run_due() does (the loop's tracer times them): it
+    /// must call `cb` once and let its exception through.
+    class CallObserver {
+    public:
+        virtual void call(const Callback& cb, Duration interval) = 0;
+
+    protected:
+        ~CallObserver() = default;
+    };
+
     /// Runs, in deadline order, every timer whose deadline is <= now and
     /// that was scheduled before this call. Timers the callbacks schedule
     /// wait for the next call, so a zero-delay re-arm cannot spin here
-    /// forever. Returns how many callbacks ran.
-    std::size_t run_due(TimePoint now);
+    /// forever. Returns how many callbacks ran. With an `observer`, each
+    /// call goes through it (one-shot timers with a zero interval).
+    std::size_t run_due(TimePoint now, CallObserver* observer = nullptr);
 
     std::size_t size() const noexcept { return heap_.size() + running_repeating_; }
 

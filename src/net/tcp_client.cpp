@@ -156,7 +156,8 @@ private:
             failed_address(ec);
             return;
         }
-        watch_ = loop_.watch(socket_.fd(), Writable, [this](Events) { handshake_ended(); }, ec);
+        watch_ = loop_.watch(socket_.fd(), Writable, [this](Events) { handshake_ended(); }, ec,
+                             WatchLabel::Connecting);
         if (ec) {
             failed_address(ec);
             return;

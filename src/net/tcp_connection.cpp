@@ -32,7 +32,8 @@ TcpConnection::~TcpConnection() {
 std::error_code TcpConnection::start() {
     loop_.assert_in_loop_thread();
     std::error_code ec;
-    watcher_ = loop_.watch(socket_.fd(), Readable, [this](Events events) { handle_event(events); }, ec);
+    watcher_ = loop_.watch(socket_.fd(), Readable, [this](Events events) { handle_event(events); }, ec,
+                           WatchLabel::Connection);
     if (ec) {
         state_.store(State::Disconnected, std::memory_order_release);
         hub_ = nullptr;

@@ -103,7 +103,8 @@ public:
     // Loop thread: watch the listener, so accepting starts.
     void start_accepting() {
         if (abandoned_ || !listener_ || listen_watch_) return;
-        listen_watch_ = loop_.watch(listener_.fd(), Readable, [this](Events) { handle_accept(); });
+        listen_watch_ = loop_.watch(listener_.fd(), Readable, [this](Events) { handle_accept(); },
+                                    WatchLabel::Listener);
     }
 
     // Loop thread: takes a socket accepted elsewhere into service.

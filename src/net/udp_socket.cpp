@@ -51,7 +51,8 @@ void UdpSocket::on_datagram(DatagramCallback cb) {
     c.callback = std::move(cb);
     c.replaced = true;  // tells a dispatch in progress not to restore the old one
     if (c.callback && !c.watch && c.socket) {
-        c.watch = c.loop.watch(c.socket.fd(), Readable, [&c](Events) { c.handle_readable(); });
+        c.watch = c.loop.watch(c.socket.fd(), Readable, [&c](Events) { c.handle_readable(); },
+                               WatchLabel::Datagram);
     } else if (!c.callback && c.watch) {
         c.loop.unwatch(std::exchange(c.watch, WatcherId{}));
     }

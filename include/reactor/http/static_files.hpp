@@ -8,7 +8,7 @@
 // the choices):
 //
 //   request.path() ──► map_request_path() ──► status 400/403/404, or a safe
-//                                              relative path ("docs/a.html")
+//                                              relative path ("pub/a.html")
 //   relative path  ──► open_beneath(root_fd) ─► fd, or an errno that
 //                      (on a worker thread)     status_for_open_error() maps
 //   fstat(fd)      ──► plan_file_reply()    ──► 200 / 206 / 304 / 416, with
