@@ -158,40 +158,6 @@ std::string run_chat(EventLoop& loop, std::size_t clients, std::size_t lines, in
 // ---- HTTP -----------------------------------------------------------------------------
 
 constexpr std::size_t kFileSize = 200 * 1000;
-constexpr std::size_t kSlice = 16 * 1024;
-
-// A body streamed from a file as http_files does: one slice read on the
-// worker pool, written, and the next only once it drained.
-struct Stream {
-    Fd file;
-    std::size_t offset = 0;
-    http::Response response;
-};
-
-void stream_next(EventLoop& loop, const std::shared_ptr<Stream>& s) {
-    if (!s->response.connection_open()) return;
-    if (s->offset >= kFileSize) {
-        s->response.end();
-        return;
-    }
-    const std::size_t length = std::min(kSlice, kFileSize - s->offset);
-    loop.queue_work(
-        [fd = s->file.get(), offset = s->offset, length] {
-            std::string data(length, '\0');
-            const ssize_t n = ::pread(fd, data.data(), length, static_cast<off_t>(offset));
-            data.resize(n > 0 ? static_cast<std::size_t>(n) : 0);
-            return data;
-        },
-        [&loop, s](std::error_code ec, std::string data) {
-            if (ec || data.empty()) {
-                s->response.end();  // short: the connection closes
-                return;
-            }
-            s->response.write(data);
-            s->offset += data.size();
-            s->response.on_drain([&loop, s] { stream_next(loop, s); });
-        });
-}
 
 struct HttpFixture {
     TempDir dir{"reactor-fault"};
@@ -222,11 +188,12 @@ struct HttpFixture {
         });
         server.route("GET", "/file", [this, &loop](const http::Request&, http::Response res) {
             ++handled;
-            auto s = std::make_shared<Stream>();
+            auto s = std::make_shared<FileStream>();
             s->file = Fd(::open((dir / "file.bin").c_str(), O_RDONLY | O_CLOEXEC));
+            s->size = kFileSize;
             s->response = res;
             res.send_head(kFileSize);
-            stream_next(loop, s);
+            stream_file(loop, s);
         });
     }
 

@@ -7,11 +7,14 @@
 #include "tcp_util.hpp"
 
 #include <reactor/event_loop.hpp>
+#include <reactor/http/server.hpp>
 
 #include <sys/socket.h>
+#include <unistd.h>
 
 #include <cstdio>
 #include <functional>
+#include <memory>
 #include <string>
 #include <system_error>
 #include <vector>
@@ -70,6 +73,43 @@ inline std::string stream_pattern(std::size_t size, unsigned id) {
         s[i] = static_cast<char>('A' + (i * 7 + i / 253 + id * 11) % 58);
     }
     return s;
+}
+
+/// A response body streamed from a file as examples/http_files.cpp does:
+/// one slice read on the worker pool (pread), written, and the next read
+/// only once it has drained (Response::on_drain), so a slow client holds
+/// one slice, never the file.
+struct FileStream {
+    Fd file;
+    std::size_t size = 0;    // bytes promised by send_head()
+    std::size_t offset = 0;  // next byte to read
+    std::size_t slice = 16 * 1024;
+    http::Response response;
+};
+
+inline void stream_file(EventLoop& loop, const std::shared_ptr<FileStream>& s) {
+    if (!s->response.connection_open()) return;
+    if (s->offset >= s->size) {
+        s->response.end();
+        return;
+    }
+    const std::size_t length = std::min(s->slice, s->size - s->offset);
+    loop.queue_work(
+        [fd = s->file.get(), offset = s->offset, length] {
+            std::string data(length, '\0');
+            const ssize_t n = ::pread(fd, data.data(), length, static_cast<off_t>(offset));
+            data.resize(n > 0 ? static_cast<std::size_t>(n) : 0);
+            return data;
+        },
+        [&loop, s](std::error_code ec, std::string data) {
+            if (ec || data.empty()) {
+                s->response.end();  // short: the connection closes
+                return;
+            }
+            s->response.write(data);
+            s->offset += data.size();
+            s->response.on_drain([&loop, s] { stream_file(loop, s); });
+        });
 }
 
 }  // namespace reactor::test
