@@ -16,6 +16,7 @@
 #include <reactor/http/server.hpp>
 #include <reactor/tcp_client.hpp>
 #include <reactor/tcp_server.hpp>
+#include <reactor/udp_socket.hpp>
 
 #include <fcntl.h>
 #include <unistd.h>
@@ -490,6 +491,73 @@ TEST_CASE("a failing poller wait leaves run_once() as an exception; the loop goe
         CHECK(faults.injected() >= 1);
         CHECK(r.wait_errors == static_cast<int>(faults.injected()));
     }
+}
+
+TEST_CASE("HTTP: accept out of fds, a refused registration, a failed shutdown: the others are served whole") {
+    struct HttpCase {
+        const char* what;
+        fault::Fault fault;
+        bool control;  // a poller control call: nothing to fail on poll
+    };
+    const HttpCase cases[] = {
+        {"accept fails with EMFILE once", fault::Fault::fail(fault::Accept, EMFILE).times(1), false},
+        {"registering a connection fails once", fault::Fault::fail(fault::Add, ENOMEM).skip(1).times(1), true},
+        {"asking for Writable fails once", fault::Fault::fail(fault::Modify, ENOMEM).times(1), true},
+    };
+    for (const HttpCase& c : cases) {
+        CAPTURE(std::string(c.what));
+        CheckedLoop loop;
+        fault::Schedule faults(fault::seed_from_env());
+        faults.add(c.fault);
+        // Short writes, so that output waits and asks for Writable.
+        faults.add(fault::Fault::cut(fault::Writes, 1000).every(3));
+        HttpFixture fx(loop);
+        const HttpResult r = run_http(loop, fx, 4);
+        CHECK(r.clients_wrong == 0);
+        CHECK(r.first_wrong == "");
+        const std::uint64_t fired = faults.injected(0);
+        if (c.control && poll_backend()) {
+            CHECK(fired == 0);
+            CHECK(r.clients_whole == 4);
+        } else {
+            CHECK(fired == 1);
+            CHECK(r.clients_whole == 3);
+            CHECK(r.clients_cut == 1);
+        }
+    }
+    SUBCASE("shutting down our side fails: the reply was out whole, the connection closes") {
+        CheckedLoop loop;
+        HttpFixture fx(loop);
+        fault::Schedule faults(fault::seed_from_env());
+        faults.add(fault::Fault::fail(fault::Shutdown, ENOTCONN));
+        HttpClient client(fx.server.local_address());
+        client.send(get("/small/x", "Connection: close\r\n"));
+        const HttpReply reply = client.reply(loop);
+        CHECK(reply.body == "small /small/x");
+        CHECK(client.wait_eof(loop));
+        CHECK(faults.injected() == 1);
+        CHECK(drive(loop, [&] { return fx.server.tcp().connection_count() == 0; }));
+    }
+}
+
+TEST_CASE("UDP: interrupted and refused receives lose no datagram; a refused send is reported") {
+    CheckedLoop loop;
+    UdpSocket server(loop, SocketAddress::parse("127.0.0.1:0"));
+    UdpSocket client(loop, SocketAddress::parse("127.0.0.1:0"));
+    std::vector<std::string> got;
+    server.on_datagram([&](std::string_view data, const SocketAddress&) { got.emplace_back(data); });
+    fault::Schedule faults(fault::seed_from_env());
+    // ECONNREFUSED on a receive is ICMP news about an earlier send: the
+    // datagram waiting stays queued for the next wake-up.
+    faults.add(fault::Fault::fail(fault::Recvfrom, EINTR).every(3));
+    faults.add(fault::Fault::fail(fault::Recvfrom, ECONNREFUSED).every(4));
+    const std::size_t refused = faults.add(fault::Fault::fail(fault::Sendto, ENOBUFS).when_armed());
+    for (int i = 0; i < 100; ++i) REQUIRE_FALSE(client.send_to("datagram " + std::to_string(i), server.local_address()));
+    CHECK(run_until(loop, [&] { return got.size() == 100; }));
+    for (int i = 0; i < 100 && i < static_cast<int>(got.size()); ++i) CHECK(got[i] == "datagram " + std::to_string(i));
+    faults.arm(refused);
+    CHECK(client.send_to("lost", server.local_address()) == std::errc::no_buffer_space);
+    CHECK(faults.injected() > 2);
 }
 
 // ---- TcpClient ------------------------------------------------------------------------------
