@@ -261,6 +261,46 @@ HttpResult run_http(EventLoop& loop, HttpFixture& fx, std::size_t clients) {
     return r;
 }
 
+// ---- TcpClient, connecting again and again ----------------------------------------------
+
+// A TcpClient connects, sends a stream, reads its echo whole, closes, and
+// connects again, `rounds` times. Returns "" or what went wrong.
+std::string run_client_rounds(EventLoop& loop, int rounds, int* wait_errors) {
+    TcpServer server(loop, SocketAddress::ipv4_loopback(0));
+    server.on_message([](const TcpConnectionPtr& c, Buffer& in) { c->send(in); });
+    TcpClientOptions options;
+    options.max_attempts = 5;
+    options.initial_backoff = std::chrono::milliseconds(5);
+    TcpClient client(loop, server.local_address(), options);
+    std::string echoed;
+    client.on_message([&](const TcpConnectionPtr&, Buffer& in) { echoed += in.take_all(); });
+    std::string verdict;
+    for (int round = 0; round < rounds && verdict.empty(); ++round) {
+        const std::string stream = stream_pattern(24 * 1024, static_cast<unsigned>(round));
+        echoed.clear();
+        bool connected = false;
+        std::error_code result;
+        client.connect([&](std::error_code ec, const TcpConnectionPtr& c) {
+            connected = true;
+            result = ec;
+            if (c) c->send(stream);
+        });
+        if (!drive(loop, [&] { return connected; }, wait_errors)) {
+            verdict = "no connect callback";
+        } else if (result) {
+            verdict = "connect failed: " + result.message();
+        } else if (!drive(loop, [&] { return echoed.size() >= stream.size() || !client.connection(); },
+                          wait_errors)) {
+            verdict = "no echo";
+        } else if (echoed != stream) {
+            verdict = "echo of round " + std::to_string(round) + " differs";
+        }
+        if (client.connection()) client.connection()->close();
+        drive(loop, [&] { return !client.connection() && server.connection_count() == 0; }, wait_errors);
+    }
+    return verdict;
+}
+
 // ---- faults that every connection must survive ------------------------------------------
 
 struct Case {
@@ -320,6 +360,20 @@ TEST_CASE("chat: every line reaches every other client, once and in order, under
         faults.add(c.fault);
         int wait_errors = 0;
         CHECK(run_chat(loop, 4, 150, &wait_errors) == "");
+        CHECK(wait_errors == 0);
+        if (applies(c.fault)) CHECK(faults.injected() > 0);
+    }
+}
+
+TEST_CASE("TcpClient: connects, echoes and reconnects, every byte whole, under each fault") {
+    for (const Case& c : survivable()) {
+        CAPTURE(std::string(c.what));
+        CheckedLoop loop;
+        fault::Schedule faults(fault::seed_from_env());
+        INFO(faults.describe());
+        faults.add(c.fault);
+        int wait_errors = 0;
+        CHECK(run_client_rounds(loop, 3, &wait_errors) == "");
         CHECK(wait_errors == 0);
         if (applies(c.fault)) CHECK(faults.injected() > 0);
     }
@@ -695,11 +749,14 @@ TEST_CASE("seeded: a random mix of survivable faults loses, doubles and reorders
     faults.add(Fault::cut(fault::Wait, 1).chance(0.2));
     INFO(faults.describe());
     CheckedLoop loop;
-    const EchoResult echo = run_echo(loop, 6, 32 * 1024);
-    CHECK(echo.survivors() == 6);
-    int wait_errors = 0;
-    CHECK(run_chat(loop, 4, 100, &wait_errors) == "");
-    {
+    for (int round = 0; round < 3; ++round) {
+        CAPTURE(round);
+        const EchoResult echo = run_echo(loop, 6, 32 * 1024);
+        CHECK(echo.survivors() == 6);
+        int wait_errors = 0;
+        CHECK(run_chat(loop, 4, 100, &wait_errors) == "");
+        CHECK(run_client_rounds(loop, 2, &wait_errors) == "");
+        CHECK(wait_errors == 0);
         HttpFixture fx(loop);
         const HttpResult http = run_http(loop, fx, 3);
         CHECK(http.clients_whole == 3);
