@@ -48,9 +48,15 @@ else
 BACKENDS      ?= kqueue poll
 endif
 
+# Every build of the test library has the fault-injection seam
+# (src/base/syscall.hpp, tests/fault/): the shipped library never does.
+TEST_CPPFLAGS += -DREACTOR_FAULT_INJECTION
+FAULT_SRCS    := $(wildcard tests/fault/*.cpp)
+
 LIB_SRCS     := $(sort $(wildcard src/*.cpp src/*/*.cpp))
 LIB_OBJS     := $(LIB_SRCS:%.cpp=$(BUILD)/obj/%.o)
-TESTLIB_OBJS := $(LIB_SRCS:%.cpp=$(BUILD)/testobj/%.o) $(KQ_EMU_SRCS:%.cpp=$(BUILD)/testobj/%.o)
+TESTLIB_OBJS := $(LIB_SRCS:%.cpp=$(BUILD)/testobj/%.o) $(KQ_EMU_SRCS:%.cpp=$(BUILD)/testobj/%.o) \
+                $(FAULT_SRCS:%.cpp=$(BUILD)/testobj/%.o)
 STATIC_LIB   := $(BUILD)/lib/libreactor.a
 SHARED_LIB   := $(BUILD)/lib/libreactor.so
 TEST_LIB     := $(BUILD)/lib/libreactor_test.a

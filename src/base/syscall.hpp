@@ -8,6 +8,20 @@
 #include <cerrno>
 #include <system_error>
 
+// The fault-injection seam. Every socket and poller system call the library
+// makes is written REACTOR_SYS(name)(args...). In the shipped library that
+// is the plain ::name(args...): no cost at all. The test library is built
+// with -DREACTOR_FAULT_INJECTION, and there it is reactor::fault::name
+// (tests/fault/), which asks the test's schedule whether to fail the call,
+// cut it short or let it through, then makes the real call
+// (docs/reliability.md, "Fault injection").
+#ifdef REACTOR_FAULT_INJECTION
+#include "fault/syscalls.hpp"
+#define REACTOR_SYS(name) ::reactor::fault::name
+#else
+#define REACTOR_SYS(name) ::name
+#endif
+
 namespace reactor::detail {
 
 /// The error code for the current errno.

@@ -176,7 +176,7 @@ ServerCore::ServerCore(EventLoop& loop, const SocketAddress& address, ServerOpti
     : loop_(loop),
       options_(std::move(options)),
       settings_{options_.limits, options_.header_timeout, options_.idle_timeout, options_.body_timeout,
-                options_.max_pipelined},
+                options_.max_pipelined, options_.max_output_bytes},
       tcp_(loop, address, tcp_options(options_)) {
     fallback_ = [](const Request&, Response res) { send_text(res, 404, "Not Found\n"); };
     // The callbacks run on each connection's loop and reach this core

@@ -84,6 +84,11 @@ void Session::on_message(Buffer& input) {
     give_back_if_idle();
 }
 
+bool Session::output_full() const noexcept {
+    const std::size_t pass = queue_ != nullptr ? queue_->output().size() : 0;
+    return pass + connection_->output_bytes() >= loop_state_->settings.max_output_bytes;
+}
+
 // One pass over input: every complete request is dispatched; what the
 // handlers write goes out once, at the end (settle()).
 void Session::pass(std::string_view data, std::size_t& used) {
@@ -101,7 +106,10 @@ void Session::pass(std::string_view data, std::size_t& used) {
 std::size_t Session::process(std::string_view data) {
     RequestParser& parser = request_->parser;
     std::size_t used = 0;
-    while (used < data.size() && reading_requests() && live() && !queue_->full()) {
+    // Also stopped by output_full(): requests answered at once would
+    // otherwise queue a whole read's worth of responses for a client that
+    // reads none (found by tests/misbehaving_peers_test.cpp).
+    while (used < data.size() && reading_requests() && live() && !queue_->full() && !output_full()) {
         used += parser.feed(data.substr(used));
         if (parser.failed()) {
             fail(parser.error_status());
@@ -184,7 +192,7 @@ void Session::queue_changed() {
 // call or a handler.
 void Session::schedule_if_due() {
     if (!live()) return;
-    const bool resume = !stash_empty() && reading_requests() && !queue_full();
+    const bool resume = !stash_empty() && reading_requests() && !queue_full() && !output_full();
     const bool drains = queue_ != nullptr && queue_->drain_due() && queue_->output().empty() &&
                         connection_->output_bytes() == 0;
     if (resume || drains) loop_state_->schedule(*this);
@@ -326,7 +334,7 @@ void Session::check_deadline(EventLoop::TimePoint now) {
 // they would run handlers or callbacks re-entrantly).
 void Session::run_scheduled() {
     if (!live()) return;
-    if (reading_requests() && !stash_empty() && !queue_full()) {
+    if (reading_requests() && !stash_empty() && !queue_full() && !output_full()) {
         acquire();
         std::string& stash = request_->stash;
         std::size_t used = 0;
@@ -340,6 +348,9 @@ void Session::run_scheduled() {
         }
         if (!live()) return;
         settle();
+        // Stopped again at the output bound with the socket's queue now
+        // below it: go on (each pass parses at least one request).
+        schedule_if_due();
     }
     run_drains_if_due();
     if (live()) give_back_if_idle();
@@ -368,6 +379,8 @@ void Session::on_write_complete() {
     if (!live()) return;
     update_reading();
     run_drains_if_due();
+    // Input held back because the output was full can be parsed now.
+    schedule_if_due();
     if (live()) give_back_if_idle();
 }
 

@@ -85,6 +85,7 @@ struct SessionSettings {
     std::chrono::milliseconds idle_timeout;
     std::chrono::milliseconds body_timeout;
     std::size_t max_pipelined;
+    std::size_t max_output_bytes;  // a pass stops producing at this much queued output
 };
 
 /// What a connection needs only while a request is in progress: the
@@ -167,6 +168,9 @@ private:
     bool stash_empty() const noexcept { return request_ == nullptr || request_->stash.empty(); }
     std::size_t owed() const noexcept { return queue_ != nullptr ? queue_->owed() : 0; }
     bool queue_full() const noexcept { return queue_ != nullptr && queue_->full(); }
+    // The responses of this pass plus the socket's queue reach
+    // max_output_bytes: parse no further request until the output drains.
+    bool output_full() const noexcept;
     void acquire();
     void give_back_if_idle() noexcept;
 

@@ -192,7 +192,7 @@ ssize_t Buffer::read_fd(int fd, std::error_code& ec) {
     // Beyond 64 KiB of free space one read is bound enough (reads per
     // wake-up are bounded by the caller).
     if (free_space < kSpillSize) vec[count++] = iovec{spill, sizeof spill};
-    const ssize_t n = detail::retry_eintr(ec, [&] { return ::readv(fd, vec, count); });
+    const ssize_t n = detail::retry_eintr(ec, [&] { return REACTOR_SYS(readv)(fd, vec, count); });
     if (n <= 0) return n;
     const auto got = static_cast<std::size_t>(n);
     if (got <= free_space) {
@@ -205,7 +205,7 @@ ssize_t Buffer::read_fd(int fd, std::error_code& ec) {
 }
 
 ssize_t Buffer::write_fd(int fd, std::error_code& ec) noexcept {
-    const ssize_t n = detail::retry_eintr(ec, [&] { return ::write(fd, data(), size()); });
+    const ssize_t n = detail::retry_eintr(ec, [&] { return REACTOR_SYS(write)(fd, data(), size()); });
     if (n > 0) consume(static_cast<std::size_t>(n));
     return n;
 }

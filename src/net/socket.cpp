@@ -62,13 +62,13 @@ void Socket::close() noexcept {
 
 Socket Socket::create(int family, int type, std::error_code& ec) noexcept {
 #ifdef REACTOR_HAVE_SOCK_FLAGS
-    Socket s(::socket(family, type | SOCK_NONBLOCK | SOCK_CLOEXEC, 0));
+    Socket s(REACTOR_SYS(socket)(family, type | SOCK_NONBLOCK | SOCK_CLOEXEC, 0));
     if (!s) {
         ec = last_error();
         return {};
     }
 #else
-    Socket s(::socket(family, type, 0));
+    Socket s(REACTOR_SYS(socket)(family, type, 0));
     if (!s) {
         ec = last_error();
         return {};
@@ -100,7 +100,7 @@ std::error_code Socket::listen(int backlog) noexcept {
 std::error_code Socket::connect(const SocketAddress& address) noexcept {
     // An interrupted connect() keeps going in the background (POSIX): calling
     // it again would fail with EALREADY, so EINTR is reported as "in progress".
-    if (::connect(fd_, address.native(), address.length()) == 0) return {};
+    if (REACTOR_SYS(connect)(fd_, address.native(), address.length()) == 0) return {};
     if (errno == EINTR || errno == EINPROGRESS) {
         return std::make_error_code(std::errc::operation_in_progress);
     }
@@ -114,9 +114,9 @@ Socket Socket::accept(std::error_code& ec, SocketAddress* peer) noexcept {
         socklen_t length = SocketAddress::capacity();
         socklen_t* plen = peer != nullptr ? &length : nullptr;
 #ifdef REACTOR_HAVE_ACCEPT4
-        const int fd = ::accept4(fd_, addr, plen, SOCK_NONBLOCK | SOCK_CLOEXEC);
+        const int fd = REACTOR_SYS(accept4)(fd_, addr, plen, SOCK_NONBLOCK | SOCK_CLOEXEC);
 #else
-        const int fd = ::accept(fd_, addr, plen);
+        const int fd = REACTOR_SYS(accept)(fd_, addr, plen);
 #endif
         if (fd < 0) {
             // The peer reset the connection while it waited in the backlog
@@ -139,7 +139,7 @@ Socket Socket::accept(std::error_code& ec, SocketAddress* peer) noexcept {
 }
 
 std::error_code Socket::shutdown_write() noexcept {
-    if (::shutdown(fd_, SHUT_WR) != 0) return last_error();
+    if (REACTOR_SYS(shutdown)(fd_, SHUT_WR) != 0) return last_error();
     return {};
 }
 
@@ -191,7 +191,7 @@ std::error_code Socket::set_linger_zero() noexcept {
 std::error_code Socket::take_error() const noexcept {
     int err = 0;
     socklen_t length = sizeof err;
-    if (::getsockopt(fd_, SOL_SOCKET, SO_ERROR, &err, &length) != 0) return last_error();
+    if (REACTOR_SYS(getsockopt)(fd_, SOL_SOCKET, SO_ERROR, &err, &length) != 0) return last_error();
     return err == 0 ? std::error_code{} : std::error_code(err, std::system_category());
 }
 
@@ -230,7 +230,7 @@ SocketAddress Socket::peer_address() const noexcept {
 }
 
 ssize_t Socket::read(void* data, std::size_t size, std::error_code& ec) noexcept {
-    return retry_eintr(ec, [&] { return ::read(fd_, data, size); });
+    return retry_eintr(ec, [&] { return REACTOR_SYS(read)(fd_, data, size); });
 }
 
 ssize_t Socket::write(const void* data, std::size_t size, std::error_code& ec) noexcept {

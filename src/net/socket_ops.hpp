@@ -32,14 +32,14 @@ inline constexpr int kSendFlags = 0;
 inline ssize_t read_raw(int fd, void* data, std::size_t size) noexcept {
     ssize_t n;
     do {
-        n = ::read(fd, data, size);
+        n = REACTOR_SYS(read)(fd, data, size);
     } while (n < 0 && errno == EINTR);
     return n;
 }
 inline ssize_t send_raw(int fd, const void* data, std::size_t size) noexcept {
     ssize_t n;
     do {
-        n = ::send(fd, data, size, kSendFlags);
+        n = REACTOR_SYS(send)(fd, data, size, kSendFlags);
     } while (n < 0 && errno == EINTR);
     return n;
 }
@@ -48,7 +48,7 @@ inline bool errno_would_block() noexcept { return errno == EAGAIN || errno == EW
 
 /// send() without SIGPIPE, EINTR retried. -1 with `ec` set on failure.
 inline ssize_t send_some(int fd, const void* data, std::size_t size, std::error_code& ec) noexcept {
-    return retry_eintr(ec, [&] { return ::send(fd, data, size, kSendFlags); });
+    return retry_eintr(ec, [&] { return REACTOR_SYS(send)(fd, data, size, kSendFlags); });
 }
 
 /// Vectored send without SIGPIPE: sendmsg() takes the flag, writev() does not.
@@ -56,7 +56,7 @@ inline ssize_t sendv(int fd, const iovec* iov, int count, std::error_code& ec) n
     msghdr msg{};
     msg.msg_iov = const_cast<iovec*>(iov);
     msg.msg_iovlen = static_cast<decltype(msg.msg_iovlen)>(count);
-    return retry_eintr(ec, [&] { return ::sendmsg(fd, &msg, kSendFlags); });
+    return retry_eintr(ec, [&] { return REACTOR_SYS(sendmsg)(fd, &msg, kSendFlags); });
 }
 
 /// True if `ec` is the system error `errno_value`. Compares the value and

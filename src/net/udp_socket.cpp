@@ -78,7 +78,7 @@ void UdpSocket::Core::handle_readable() {
         socklen_t length = SocketAddress::capacity();
         std::error_code ec;
         const ssize_t n = detail::retry_eintr(ec, [&] {
-            return ::recvfrom(socket.fd(), data, sizeof data, 0, from.native_mut(), &length);
+            return REACTOR_SYS(recvfrom)(socket.fd(), data, sizeof data, 0, from.native_mut(), &length);
         });
         if (n < 0) {
             // EAGAIN: drained. ECONNREFUSED and the like are ICMP news about
@@ -93,7 +93,7 @@ void UdpSocket::Core::handle_readable() {
 std::error_code UdpSocket::send_to(std::string_view data, const SocketAddress& to) noexcept {
     std::error_code ec;
     const ssize_t n = detail::retry_eintr(ec, [&] {
-        return ::sendto(core_->socket.fd(), data.data(), data.size(), detail::kSendFlags, to.native(),
+        return REACTOR_SYS(sendto)(core_->socket.fd(), data.data(), data.size(), detail::kSendFlags, to.native(),
                         to.length());
     });
     return n < 0 ? ec : std::error_code{};

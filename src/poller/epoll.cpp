@@ -60,13 +60,13 @@ public:
     }
     std::error_code remove(int fd) override {
         epoll_event ev{};  // ignored for DEL, but kernels before 2.6.9 wanted it non-null
-        if (::epoll_ctl(epfd_, EPOLL_CTL_DEL, fd, &ev) == 0 || errno == EBADF) return {};
+        if (REACTOR_SYS(epoll_ctl)(epfd_, EPOLL_CTL_DEL, fd, &ev) == 0 || errno == EBADF) return {};
         return last_error();
     }
 
     std::error_code wait(std::vector<PollEvent>& out, int timeout_ms) override {
         out.clear();
-        const int n = ::epoll_wait(epfd_, events_.data(), static_cast<int>(events_.size()), timeout_ms);
+        const int n = REACTOR_SYS(epoll_wait)(epfd_, events_.data(), static_cast<int>(events_.size()), timeout_ms);
         if (n < 0) return errno == EINTR ? std::error_code{} : last_error();
         out.reserve(static_cast<std::size_t>(n));
         for (int i = 0; i < n; ++i) {
@@ -84,7 +84,7 @@ private:
         epoll_event ev{};
         ev.events = to_epoll(interest);
         ev.data.u64 = token;
-        if (::epoll_ctl(epfd_, op, fd, &ev) == 0) return {};
+        if (REACTOR_SYS(epoll_ctl)(epfd_, op, fd, &ev) == 0) return {};
         return last_error();
     }
 

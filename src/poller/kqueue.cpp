@@ -195,7 +195,11 @@ public:
                 first = {errors[i], std::system_category()};
             }
         }
-        if (s->read == FilterState::Absent && s->write == FilterState::Absent) *s = Slot{};
+        // Forgotten even if a delete failed (ENOMEM): the fd is about to be
+        // closed, which drops its filters, or given up on; a slot left
+        // registered would refuse the next fd with this number (EEXIST).
+        // Found by fault injection (tests/fault_injection_test.cpp).
+        *s = Slot{};
         return first;
     }
 
@@ -209,7 +213,7 @@ public:
             timeout = &ts;
         }
         const int n =
-            ::kevent(kq_, nullptr, 0, events_.data(), static_cast<int>(events_.size()), timeout);
+            REACTOR_SYS(kevent)(kq_, nullptr, 0, events_.data(), static_cast<int>(events_.size()), timeout);
         if (n < 0) return errno == EINTR ? std::error_code{} : last_error();
 
         ++wait_number_;
@@ -281,7 +285,7 @@ private:
             EV_SET(&list[i], static_cast<uintptr_t>(fd), changes[i].filter, flags, 0, 0, 0);
         }
         const struct timespec no_wait {};
-        const int n = ::kevent(kq_, list.data(), static_cast<int>(count), receipts.data(),
+        const int n = REACTOR_SYS(kevent)(kq_, list.data(), static_cast<int>(count), receipts.data(),
                                static_cast<int>(count), &no_wait);
         if (n < 0) {
             // kqueue(2), ERRORS: when kevent() fails with EINTR, the changes

@@ -78,7 +78,7 @@ public:
 
     std::error_code wait(std::vector<PollEvent>& out, int timeout_ms) override {
         out.clear();
-        const int n = ::poll(pollfds_.data(), static_cast<nfds_t>(pollfds_.size()), timeout_ms);
+        const int n = REACTOR_SYS(poll)(pollfds_.data(), static_cast<nfds_t>(pollfds_.size()), timeout_ms);
         if (n < 0) return errno == EINTR ? std::error_code{} : last_error();
         out.reserve(static_cast<std::size_t>(n));
         for (std::size_t i = 0; i < pollfds_.size() && out.size() < static_cast<std::size_t>(n); ++i) {

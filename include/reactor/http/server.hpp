@@ -120,8 +120,10 @@ struct ServerOptions {
     /// At least 1.
     std::size_t max_pipelined = 16;
     /// Responses queued for a client that does not read them: above this
-    /// many bytes the server stops reading its requests until the queue
-    /// drains. Sets tcp.connection.high_water_mark.
+    /// many bytes the server stops reading its requests, and handling those
+    /// already read, until the queue drains; the queue then holds at most
+    /// this plus the one response that crossed it. Sets
+    /// tcp.connection.high_water_mark.
     std::size_t max_output_bytes = 1024 * 1024;
     /// The TCP layer: threads, max_connections, backlog... (tcp_server.hpp).
     /// By default a client's EOF means it is gone, as in Node: responses
