@@ -1,0 +1,123 @@
+#!/usr/bin/env bash
+# scripts/valgrind-check.sh -- runs doctest suites under valgrind's memcheck
+# and ends with one line "N passed, N failed" (test cases, summed).
+#
+#   scripts/valgrind-check.sh                  the CI subset below, on epoll
+#   VALGRIND_SUITES="tcp_test timer_test" VALGRIND_BACKENDS="epoll poll" \
+#       scripts/valgrind-check.sh
+#
+# Each suite runs as
+#   valgrind --error-exitcode=1 --leak-check=full --errors-for-leak-kinds=definite,indirect,possible
+# so an invalid read or write, a use of uninitialised memory, a bad free, or
+# a leak makes the run fail; a failing run counts as one failure beyond
+# the test cases the suite reported. A suite whose source carries
+# "// runs-on: every backend" runs once per backend in VALGRIND_BACKENDS
+# (default epoll; "epoll kqueue poll" for all three), the others once.
+# Each run is bounded by VALGRIND_SUITE_TIMEOUT seconds (default 900).
+# No suppression file: none was needed (docs/reliability.md, "Valgrind and
+# sanitizers", says how to add one, with the reason, if that changes).
+#
+# The default subset (docs/reliability.md lists each suite's time under
+# valgrind and why the rest is left out) fits in about ten minutes on two
+# cores. The examples the suites start as child processes run natively:
+# memcheck follows only the suite itself.
+#
+# Brings the suites and the test examples up to date in $BUILD first (default
+# build: the plain -O2 -g build; valgrind needs no special one;
+# VALGRIND_BUILD=0 skips that). Exit status 0 only if every run passed.
+set -u
+cd "$(dirname "$0")/.." || exit 1
+BUILD=${BUILD:-build}
+BACKENDS=${VALGRIND_BACKENDS:-epoll}
+SUITE_TIMEOUT=${VALGRIND_SUITE_TIMEOUT:-900}
+DEFAULT_SUITES="buffer_test socket_address_test socket_test timer_test post_test signal_test
+    event_loop_test poller_conformance_test worker_pool_test fs_test exception_policy_test
+    tcp_test tcp_client_test udp_test emfile_test
+    http_parser_test http_response_test http_response_queue_test http_static_files_test
+    http_server_test http_hello_test http_files_test"
+SUITES=${VALGRIND_SUITES:-$DEFAULT_SUITES}
+
+if ! command -v valgrind >/dev/null 2>&1; then
+    echo "valgrind-check: valgrind not found (Debian: apt-get install valgrind)" >&2
+    exit 1
+fi
+
+bins=()
+for s in $SUITES; do
+    [ -f "tests/$s.cpp" ] || { echo "valgrind-check: no suite tests/$s.cpp" >&2; exit 1; }
+    bins+=("$BUILD/tests/$s")
+done
+# The suites that drive the examples need the test build of them.
+test_examples=()
+for e in examples/*.cpp examples/*/; do
+    e=${e%/}; e=${e%.cpp}
+    test_examples+=("$BUILD/test-examples/${e#examples/}")
+done
+if [ "${VALGRIND_BUILD:-1}" != 0 ]; then
+    mkdir -p "$BUILD"
+    if ! make -j2 BUILD="$BUILD" "${bins[@]}" "${test_examples[@]}" >"$BUILD/valgrind-build.log" 2>&1; then
+        tail -n 20 "$BUILD/valgrind-build.log" >&2
+        echo "valgrind-check: the build failed (whole log: $BUILD/valgrind-build.log)" >&2
+        exit 1
+    fi
+fi
+
+VALGRIND=(valgrind --tool=memcheck --error-exitcode=1 --leak-check=full
+          --errors-for-leak-kinds=definite,indirect,possible --show-leak-kinds=definite,indirect,possible
+          --num-callers=30 --quiet)
+passed=0
+failed=0
+failed_runs=()
+timings=()
+
+run_one() {  # $1 binary, $2 backend or ""
+    local bin=$1 backend=$2 out rc label start secs summary p f
+    label=$(basename "$bin")${backend:+" [backend: $backend]"}
+    echo "=== $label"
+    start=$(date +%s)
+    if [ -n "$backend" ]; then
+        out=$(REACTOR_BACKEND=$backend REACTOR_EXAMPLES="$BUILD/test-examples" \
+              timeout -k 10 "$SUITE_TIMEOUT" "${VALGRIND[@]}" "$bin" --no-colors 2>&1)
+    else
+        out=$(env -u REACTOR_BACKEND REACTOR_EXAMPLES="$BUILD/test-examples" \
+              timeout -k 10 "$SUITE_TIMEOUT" "${VALGRIND[@]}" "$bin" --no-colors 2>&1)
+    fi
+    rc=$?
+    secs=$(( $(date +%s) - start ))
+    timings+=("$(printf '%5d s  %s' "$secs" "$label")")
+    summary=$(printf '%s\n' "$out" | grep -E '^\[doctest\] test cases:' | tail -n 1)
+    if [ $rc -ne 0 ] || [ -z "$summary" ]; then printf '%s\n' "$out" | tail -n 200; fi
+    if [ -n "$summary" ]; then
+        echo "$summary  (${secs} s)"
+        p=$(printf '%s' "$summary" | sed -E 's/.*\| *([0-9]+) passed.*/\1/')
+        f=$(printf '%s' "$summary" | sed -E 's/.*\| *([0-9]+) failed.*/\1/')
+        passed=$((passed + p)); failed=$((failed + f))
+        if [ $rc -ne 0 ] && [ "$f" = 0 ]; then failed=$((failed + 1)); fi
+    else
+        failed=$((failed + 1))
+    fi
+    if [ $rc -ne 0 ]; then
+        [ $rc -eq 124 ] && echo "!!! $label timed out after ${SUITE_TIMEOUT}s"
+        failed_runs+=("$label (exit $rc)")
+    fi
+}
+
+total_start=$(date +%s)
+for bin in "${bins[@]}"; do
+    name=$(basename "$bin")
+    if grep -q '^// runs-on: every backend' "tests/$name.cpp"; then
+        for b in $BACKENDS; do run_one "$bin" "$b"; done
+    else
+        run_one "$bin" ""
+    fi
+done
+
+echo "time under valgrind, per run:"
+printf '  %s\n' "${timings[@]}"
+echo "  total $(( $(date +%s) - total_start )) s"
+if [ ${#failed_runs[@]} -gt 0 ]; then
+    echo "failed runs:"
+    printf '  %s\n' "${failed_runs[@]}"
+fi
+echo "$passed passed, $failed failed"
+[ "$failed" -eq 0 ]
