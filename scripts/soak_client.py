@@ -273,13 +273,15 @@ class EchoConn(Conn):
         self.next_exchange()
 
     def message(self):
+        # Mostly small, some past one read (64 KiB), a few past the
+        # loopback socket buffers' first size; about 2.5 KiB on average.
         r = random.random()
-        if r < 0.70:
+        if r < 0.80:
             n = random.randint(1, 1024)
-        elif r < 0.95:
-            n = random.randint(1025, 32 * 1024)
+        elif r < 0.99:
+            n = random.randint(1025, 8 * 1024)
         else:
-            n = random.randint(32 * 1024 + 1, 256 * 1024)
+            n = random.randint(8 * 1024 + 1, 256 * 1024)
         return self.client.payload(n)
 
     def next_exchange(self):

@@ -70,11 +70,26 @@ failed=0
 failed_runs=()
 timings=()
 
+# CPU seconds (user + system) used so far by finished children, from the
+# shell's `times` (portable, unlike GNU time): valgrind runs a program's
+# threads one at a time, so this is about what the run takes on an idle core.
+children_cpu() {  # sets cpu_now; `times` must run in this shell, not in $(...)
+    times >"$times_file"
+    cpu_now=$(tail -n 1 "$times_file" | awk '{
+        t = 0
+        for (i = 1; i <= 2; i++) { split($i, a, "m"); sub("s", "", a[2]); t += a[1] * 60 + a[2] }
+        printf "%.1f", t }')
+}
+times_file=$(mktemp "${TMPDIR:-/tmp}/valgrind-check.XXXXXX")
+trap 'rm -f "$times_file"' EXIT
+
 run_one() {  # $1 binary, $2 backend or ""
-    local bin=$1 backend=$2 out rc label start secs summary p f
+    local bin=$1 backend=$2 out rc label start secs summary p f cpu0 cpu
     label=$(basename "$bin")${backend:+" [backend: $backend]"}
     echo "=== $label"
     start=$(date +%s)
+    children_cpu
+    cpu0=$cpu_now
     if [ -n "$backend" ]; then
         out=$(REACTOR_BACKEND=$backend REACTOR_EXAMPLES="$BUILD/test-examples" \
               timeout -k 10 "$SUITE_TIMEOUT" "${VALGRIND[@]}" "$bin" --no-colors 2>&1)
@@ -84,11 +99,13 @@ run_one() {  # $1 binary, $2 backend or ""
     fi
     rc=$?
     secs=$(( $(date +%s) - start ))
-    timings+=("$(printf '%5d s  %s' "$secs" "$label")")
+    children_cpu
+    cpu=$(awk -v a="$cpu0" -v b="$cpu_now" 'BEGIN {printf "%.0f", b - a}')
+    timings+=("$(printf '%5d s wall %5d s CPU  %s' "$secs" "$cpu" "$label")")
     summary=$(printf '%s\n' "$out" | grep -E '^\[doctest\] test cases:' | tail -n 1)
     if [ $rc -ne 0 ] || [ -z "$summary" ]; then printf '%s\n' "$out" | tail -n 200; fi
     if [ -n "$summary" ]; then
-        echo "$summary  (${secs} s)"
+        echo "$summary  (${secs} s wall, ${cpu} s CPU)"
         p=$(printf '%s' "$summary" | sed -E 's/.*\| *([0-9]+) passed.*/\1/')
         f=$(printf '%s' "$summary" | sed -E 's/.*\| *([0-9]+) failed.*/\1/')
         passed=$((passed + p)); failed=$((failed + f))
@@ -114,7 +131,8 @@ done
 
 echo "time under valgrind, per run:"
 printf '  %s\n' "${timings[@]}"
-echo "  total $(( $(date +%s) - total_start )) s"
+children_cpu
+echo "  total $(( $(date +%s) - total_start )) s wall, $cpu_now s CPU"
 if [ ${#failed_runs[@]} -gt 0 ]; then
     echo "failed runs:"
     printf '  %s\n' "${failed_runs[@]}"
