@@ -2,7 +2,7 @@
 # scripts/valgrind-check.sh -- runs doctest suites under valgrind's memcheck
 # and ends with one line "N passed, N failed" (test cases, summed).
 #
-#   scripts/valgrind-check.sh                  the CI subset below, on epoll
+#   scripts/valgrind-check.sh                  the CI subset below, on epoll and poll
 #   VALGRIND_SUITES="tcp_test timer_test" VALGRIND_BACKENDS="epoll poll" \
 #       scripts/valgrind-check.sh
 #
@@ -12,7 +12,7 @@
 # a leak makes the run fail; a failing run counts as one failure beyond
 # the test cases the suite reported. A suite whose source carries
 # "// runs-on: every backend" runs once per backend in VALGRIND_BACKENDS
-# (default epoll; "epoll kqueue poll" for all three), the others once.
+# (default "epoll poll", the two real backends on Linux), the others once.
 # Each run is bounded by VALGRIND_SUITE_TIMEOUT seconds (default 900).
 # No suppression file: none was needed (docs/reliability.md, "Valgrind and
 # sanitizers", says how to add one, with the reason, if that changes).
@@ -28,11 +28,24 @@
 set -u
 cd "$(dirname "$0")/.." || exit 1
 BUILD=${BUILD:-build}
-BACKENDS=${VALGRIND_BACKENDS:-epoll}
+BACKENDS=${VALGRIND_BACKENDS:-epoll poll}
 SUITE_TIMEOUT=${VALGRIND_SUITE_TIMEOUT:-900}
-DEFAULT_SUITES="buffer_test socket_address_test socket_test timer_test post_test signal_test
-    event_loop_test poller_conformance_test worker_pool_test fs_test exception_policy_test
-    tcp_test tcp_client_test udp_test emfile_test
+# The CI subset: the core, TCP and HTTP suites. Left out, with the reason:
+#   emfile_test    lowers RLIMIT_NOFILE to 64 in a forked child, which memcheck
+#                  refuses (it keeps fds of its own at the top of the table),
+#                  and asserts CPU time under half the wall time, which under
+#                  memcheck measures valgrind, not the server;
+#   examples_test  only drives the example programs in child processes,
+#                  which memcheck does not follow (they run natively);
+#   kqueue_emu_test, loadgen_test, docs_test
+#                  test the test-only kqueue emulation, the load generator
+#                  and the documentation, not the library.
+# The kqueue backend is left out for the same reason as kqueue_emu_test: on
+# Linux it runs on the emulation.
+DEFAULT_SUITES="buffer_test socket_address_test socket_test histogram_test
+    timer_test post_test signal_test event_loop_test event_loop_threads_test trace_test
+    poller_conformance_test worker_pool_test fs_test resolve_test exception_policy_test
+    tcp_test tcp_client_test tcp_server_threads_test udp_test
     http_parser_test http_response_test http_response_queue_test http_static_files_test
     http_server_test http_hello_test http_files_test"
 SUITES=${VALGRIND_SUITES:-$DEFAULT_SUITES}
@@ -62,6 +75,20 @@ if [ "${VALGRIND_BUILD:-1}" != 0 ]; then
     fi
 fi
 
+# Test cases left out under valgrind (they run in every other leg), each
+# for a reason that is about time, not memory:
+excluded_cases() {  # $1 suite name; prints a doctest --test-case-exclude pattern
+    case $1 in
+        # Sends 32 MiB without reading until the server's queue passes its
+        # high-water mark, within the suites' 10 s bound. Under memcheck the
+        # server drains so slowly that the kernel's loopback buffers
+        # (autotuned up to tcp_rmem's maximum, 32 MiB on Debian 12) keep
+        # absorbing the echo and the mark is not reached in time. Natively
+        # it takes 0.6 s of CPU.
+        tcp_test) echo "high-water mark: reading pauses while output piles up*" ;;
+    esac
+}
+
 VALGRIND=(valgrind --tool=memcheck --error-exitcode=1 --leak-check=full
           --errors-for-leak-kinds=definite,indirect,possible --show-leak-kinds=definite,indirect,possible
           --num-callers=30 --quiet)
@@ -84,18 +111,20 @@ times_file=$(mktemp "${TMPDIR:-/tmp}/valgrind-check.XXXXXX")
 trap 'rm -f "$times_file"' EXIT
 
 run_one() {  # $1 binary, $2 backend or ""
-    local bin=$1 backend=$2 out rc label start secs summary p f cpu0 cpu
-    label=$(basename "$bin")${backend:+" [backend: $backend]"}
+    local bin=$1 backend=$2 out rc label start secs summary p f cpu0 cpu name exclude=()
+    name=$(basename "$bin")
+    label=$name${backend:+" [backend: $backend]"}
+    if [ -n "$(excluded_cases "$name")" ]; then exclude=(--test-case-exclude="$(excluded_cases "$name")"); fi
     echo "=== $label"
     start=$(date +%s)
     children_cpu
     cpu0=$cpu_now
     if [ -n "$backend" ]; then
         out=$(REACTOR_BACKEND=$backend REACTOR_EXAMPLES="$BUILD/test-examples" \
-              timeout -k 10 "$SUITE_TIMEOUT" "${VALGRIND[@]}" "$bin" --no-colors 2>&1)
+              timeout -k 10 "$SUITE_TIMEOUT" "${VALGRIND[@]}" "$bin" --no-colors "${exclude[@]}" 2>&1)
     else
         out=$(env -u REACTOR_BACKEND REACTOR_EXAMPLES="$BUILD/test-examples" \
-              timeout -k 10 "$SUITE_TIMEOUT" "${VALGRIND[@]}" "$bin" --no-colors 2>&1)
+              timeout -k 10 "$SUITE_TIMEOUT" "${VALGRIND[@]}" "$bin" --no-colors "${exclude[@]}" 2>&1)
     fi
     rc=$?
     secs=$(( $(date +%s) - start ))
@@ -103,7 +132,9 @@ run_one() {  # $1 binary, $2 backend or ""
     cpu=$(awk -v a="$cpu0" -v b="$cpu_now" 'BEGIN {printf "%.0f", b - a}')
     timings+=("$(printf '%5d s wall %5d s CPU  %s' "$secs" "$cpu" "$label")")
     summary=$(printf '%s\n' "$out" | grep -E '^\[doctest\] test cases:' | tail -n 1)
-    if [ $rc -ne 0 ] || [ -z "$summary" ]; then printf '%s\n' "$out" | tail -n 200; fi
+    # The tail of the output, each line cut short: a failed CHECK on a
+    # 32 MiB string prints all of it.
+    if [ $rc -ne 0 ] || [ -z "$summary" ]; then printf '%s\n' "$out" | tail -n 200 | cut -c1-1000; fi
     if [ -n "$summary" ]; then
         echo "$summary  (${secs} s wall, ${cpu} s CPU)"
         p=$(printf '%s' "$summary" | sed -E 's/.*\| *([0-9]+) passed.*/\1/')
