@@ -30,7 +30,8 @@ def env_int(name, default):
     if not v:
         return default
     if not re.fullmatch(r"[0-9]+", v) or int(v) == 0:
-        sys.exit(f"soak: {name}='{v}' is not a positive whole number")
+        print(f"soak: {name}='{v}' is not a positive whole number", file=sys.stderr)
+        sys.exit(2)
     return int(v)
 
 
