@@ -91,6 +91,12 @@ excluded_cases() {  # $1 suite name; prints a doctest --test-case-exclude patter
         # first overshoots its 2.5 s bound and the second's reader, which must
         # see 1 MiB of progress per 100 ms, is cut off (seen on both backends).
         http_server_test) echo "send_timeout: a client that reads nothing is cut off*,send_timeout: a slow reader making progress*" ;;
+        # A 0.3 s --send-timeout against a 1 s stall of the reader, then a
+        # 10 s bound to see the close: it failed once in five memcheck runs
+        # on a loaded VM (the connection was still open), with no memcheck
+        # error; the server is a native child process, only the client is
+        # under memcheck.
+        http_files_test) echo "http_files --send-timeout: a download nobody reads is cut off*" ;;
     esac
 }
 
