@@ -396,9 +396,12 @@ def main():
         load_end = time.monotonic() - t0
 
         # ---- clients' results ------------------------------------------------------------
+        # A dead server ends the run at once; the clients stopped then are
+        # not failures of their own.
+        stopped_early = any(p.died_at is not None for p in servers.values())
         for name, c in clients.items():
             rc, killed = c.stop(signal.SIGTERM, wait=5)
-            if killed or rc != 0:
+            if (killed or rc != 0) and not (stopped_early and rc == -signal.SIGTERM):
                 failures.append(f"client {name} failed ({c.describe_rc()}; see {c.err_path})")
         summaries = {}
         series = {}  # client -> [(t, ops/s)]
@@ -457,7 +460,7 @@ def main():
                     if v["fd_b"] > limit:
                         failures.append(f"{name}: open fds keep growing: peak {v['fd_b']} (fds + accept backlog) "
                                         f"in the last third, {v['fd_a']} in the second (limit {limit:.0f})")
-            elif servers[name].died_at is None:
+            elif not stopped_early:
                 failures.append(f"{name}: too few samples to judge growth")
             verdicts[name] = v
 
@@ -473,7 +476,7 @@ def main():
             errs = s.get("errors_total", s.get("errors"))
             if errs:
                 failures.append(f"client {name}: {errs} errors ({s.get('error_kinds', '')}; see {clients[name].err_path})")
-            if not s:
+            if not s and not stopped_early:
                 failures.append(f"client {name} printed no summary")
 
         # ---- the table ---------------------------------------------------------------------
