@@ -5,7 +5,9 @@
 # A target names the library sources it links in a comment line
 #   // fuzz-sources: src/http/*.cpp
 # and finds its seed corpus in tests/fuzz/corpus/NAME/ (and an optional
-# dictionary in tests/fuzz/NAME.dict). The fuzzer works on a copy of the seeds
+# dictionary in tests/fuzz/NAME.dict, or the one a comment line names:
+#   // fuzz-dict: tests/fuzz/http_parser.dict
+# so that targets reading the same language share one). The fuzzer works on a copy of the seeds
 # in build/fuzz/corpus-NAME, so the repository's corpus is never polluted;
 # the copy keeps growing across runs. Crash, leak and timeout inputs are
 # written as build/fuzz/NAME-crash-<sha1> etc.; reproduce one with
@@ -45,6 +47,11 @@ fi
 rm -f "$probe_src" "$OUT/.probe"
 
 targets=(tests/fuzz/*_fuzz.cpp)
+# FUZZ_TARGETS="http_split buffer" runs only those (default: every target).
+if [ -n "${FUZZ_TARGETS:-}" ]; then
+    targets=()
+    for t in $FUZZ_TARGETS; do targets+=("tests/fuzz/${t}_fuzz.cpp"); done
+fi
 if [ ! -e "${targets[0]}" ]; then
     echo "fuzz: no targets in tests/fuzz/"
     exit 0
@@ -55,6 +62,12 @@ summary=()
 for src in "${targets[@]}"; do
     name=$(basename "$src" _fuzz.cpp)
     bin=$OUT/$name
+    if [ ! -f "$src" ]; then
+        echo "fuzz: no target $src" >&2
+        status=1
+        summary+=("$name: no such target")
+        continue
+    fi
     # The library sources the target asked for (word-split globs on purpose).
     globs=$(sed -n 's|^// fuzz-sources:||p' "$src" | head -n 1)
     # shellcheck disable=SC2086
@@ -72,7 +85,9 @@ for src in "${targets[@]}"; do
     mkdir -p "$corpus"
     if [ -d "tests/fuzz/corpus/$name" ]; then cp -n "tests/fuzz/corpus/$name"/* "$corpus"/ 2>/dev/null; fi
     dict=()
-    if [ -f "tests/fuzz/$name.dict" ]; then dict=(-dict="tests/fuzz/$name.dict"); fi
+    dict_file=$(sed -n 's|^// fuzz-dict: *||p' "$src" | head -n 1)
+    [ -n "$dict_file" ] || dict_file=tests/fuzz/$name.dict
+    if [ -f "$dict_file" ]; then dict=(-dict="$dict_file"); fi
 
     echo "=== running $name for ${FUZZ_SECONDS}s"
     log=$OUT/$name.log
