@@ -303,11 +303,34 @@ TEST_CASE("echo: a wrong byte is a mismatch that says where") {
 TEST_CASE("echo: bytes nobody asked for are a mismatch") {
     EchoVerifier v;
     CHECK_FALSE(v.feed("x", [](auto) {}));
-    CHECK(v.error() == "1 unexpected byte(s) with no message pending");
+    CHECK(v.error() == "unexpected byte(s) with no message pending, from byte 0 of the stream");
     EchoVerifier w;
     w.expect("a\n", {});
     CHECK_FALSE(w.feed("a\nzz", [](auto) {}));
-    CHECK(w.error() == "2 unexpected byte(s) with no message pending");
+    CHECK(w.error() == "unexpected byte(s) with no message pending, from byte 2 of the stream");
+}
+
+// Found by tests/fuzz/loadgen_verify_fuzz.cpp: the text counted the stray
+// bytes of the read it arrived in, so the same reply sliced differently
+// gave a different report.
+TEST_CASE("echo: the verdict and its text do not depend on how the reply is sliced") {
+    const std::string reply = "abc\nmore";
+    std::string whole_error;
+    {
+        EchoVerifier v;
+        v.expect("abc\n", {});
+        CHECK_FALSE(v.feed(reply, [](auto) {}));
+        whole_error = v.error();
+    }
+    for (std::size_t cut = 0; cut <= reply.size(); ++cut) {
+        CAPTURE(cut);
+        EchoVerifier v;
+        v.expect("abc\n", {});
+        const bool first = v.feed(std::string_view(reply).substr(0, cut), [](auto) {});
+        const bool ok = first && v.feed(std::string_view(reply).substr(cut), [](auto) {});
+        CHECK_FALSE(ok);
+        CHECK(v.error() == whole_error);
+    }
 }
 
 TEST_CASE("echo: a long-lived pipelined stream keeps its buffer small") {
@@ -430,6 +453,24 @@ TEST_CASE("chat: lines are assembled from any slicing, CRLF or LF") {
     CHECK_FALSE(big.feed(std::string(LineSplitter::kMaxLine + 1, 'x'), add));
 }
 
+// Written with tests/fuzz/loadgen_verify_fuzz.cpp, which checks that every
+// slicing gives the same verdict: an over-long line that ended within one
+// read used to pass, the same line in two reads did not.
+TEST_CASE("chat: the line limit holds however the line is sliced") {
+    const std::string line = std::string(LineSplitter::kMaxLine + 1, 'x') + "\n";
+    int lines = 0;
+    auto add = [&](std::string_view) { ++lines; };
+    LineSplitter whole;
+    CHECK_FALSE(whole.feed(line, add));
+    LineSplitter halves;
+    CHECK(halves.feed(std::string_view(line).substr(0, 10), add));
+    CHECK_FALSE(halves.feed(std::string_view(line).substr(10), add));
+    CHECK(lines == 0);
+    LineSplitter at_limit;
+    CHECK(at_limit.feed(std::string(LineSplitter::kMaxLine, 'y') + "\n", add));
+    CHECK(lines == 1);
+}
+
 TEST_CASE("chat: a relayed line is found behind any prefix and checked whole") {
     const std::string line = make_chat_line(9, 4, 21, 80);
     SUBCASE("with a sender prefix") {
@@ -525,7 +566,7 @@ TEST_CASE("report: errors by name, the verdict and the JSON agree") {
     CHECK(json.find("\"errors\":{\"mismatch\":0,\"timeout\":0,\"closed\":0}") != std::string::npos);
     // Microseconds: the histogram's p50 (0.5 ms, within its stated error).
     const double p50_us = static_cast<double>(t.latency.percentile(50)) / 1e3;
-    CHECK(p50_us == doctest::Approx(500).epsilon(reactor::Histogram::kRelativeError));
+    CHECK(p50_us == doctest::Approx(500).epsilon(Histogram::kRelativeError));
     CHECK(json.find("\"p50\":" + detail::json_number(p50_us) + ",") != std::string::npos);
     CHECK(json.find("\"replies_per_s\":5,") != std::string::npos);
 
