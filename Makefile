@@ -141,7 +141,12 @@ $(MULTI_TEST_EXAMPLES): $(BUILD)/test-examples/%: $$(wildcard examples/%/*.cpp) 
 
 $(BUILD)/tests/%: $(BUILD)/testobj/tests/%.o $(TEST_SUPPORT_OBJS) $(TEST_LIB)
 	@mkdir -p $(@D)
-	$(CXX) -o $@ $< $(TEST_SUPPORT_OBJS) $(TEST_LIB) $(LDFLAGS)
+	$(CXX) -o $@ $(filter %.o,$^) $(TEST_LIB) $(LDFLAGS)
+
+# The suites of the load generator's parts also link its sources (all but
+# main.cpp): the histogram and the protocols live in examples/loadgen/.
+LOADGEN_TEST_OBJS := $(patsubst %.cpp,$(BUILD)/testobj/%.o,$(filter-out examples/loadgen/main.cpp,$(wildcard examples/loadgen/*.cpp)))
+$(BUILD)/tests/loadgen_test $(BUILD)/tests/histogram_test: $(LOADGEN_TEST_OBJS)
 
 $(BUILD)/bench/%: tests/bench/%.cpp $(STATIC_LIB)
 	@mkdir -p $(@D)

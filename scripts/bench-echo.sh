@@ -27,20 +27,17 @@
 #      SERVERS="reactor raw_epoll libuv"   (a subset, in this order)
 set -u
 REPO=$(cd "$(dirname "$0")/.." && pwd)
-BUILD=${BUILD:-build}
-case $BUILD in /*) ;; *) BUILD=$REPO/$BUILD ;; esac
+BENCH_NAME=bench-echo
+BASE_PORT=${BASE_PORT:-21000}
+. "$REPO/scripts/bench-lib.sh"
 ROUNDS=${ROUNDS:-3}
 DUR=${DUR:-5}
 HOLD_ROUNDS=${HOLD_ROUNDS:-1}
 HOLD_N=${HOLD_N:-10000}
 HOLD_T=${HOLD_T:-10}
 SERVERS=${SERVERS:-"reactor raw_epoll libuv"}
-PEERS_SRC=${REACTOR_PEERS:-$REPO/../shared/bench}
-PEERS=$BUILD/peers
 OUT=$BUILD/bench-echo
 mkdir -p "$OUT"
-
-say() { echo "[bench-echo] $*" >&2; }
 
 # ---- build what is missing ---------------------------------------------------
 if [ ! -x "$BUILD/examples/echo_server" ]; then
@@ -51,9 +48,8 @@ fi
 if [ ! -d "$PEERS_SRC" ]; then
     say "no peers at $PEERS_SRC (set REACTOR_PEERS)"; exit 1
 fi
-if [ ! -d "$PEERS" ]; then cp -r "$PEERS_SRC" "$PEERS"; fi
 for b in raw_epoll_echo pingpong hold; do
-    [ -x "$PEERS/bin/$b" ] || make -s -C "$PEERS" "bin/$b" >&2 || { say "cannot build $b"; exit 1; }
+    peer_bin "$b" || { say "cannot build $b"; exit 1; }
 done
 if [ ! -x "$PEERS/bin/uv_echo" ]; then
     if ! pkg-config --exists libuv 2>/dev/null && [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
@@ -84,9 +80,6 @@ for s in $SERVERS; do
 done
 
 # ---- server lifecycle (started fresh per run, stopped by PID) -----------------
-BASE_PORT=${BASE_PORT:-21000}
-. "$REPO/scripts/bench-lib.sh"
-SPID=""
 start_server() {  # name; sets SPID and SPORT
     pick_port
     # shellcheck disable=SC2046
@@ -95,28 +88,16 @@ start_server() {  # name; sets SPID and SPORT
     wait_listening "$SPORT" "$SPID" && return 0
     say "$1 did not start"; stop_server; return 1
 }
-stop_server() {
-    [ -n "$SPID" ] || return 0
-    stop_pid "$SPID"
-    SPID=""
-}
-trap 'stop_server' EXIT
-trap 'stop_server; exit 130' INT TERM
+stop_on_exit
 
 per_unit() {  # ticks, (units per second over DUR) -> CPU microseconds per unit
     awk -v t="$1" -v rate="$2" -v d="$DUR" -v k="$TCK" \
         'BEGIN { if (rate + 0 == 0) print "-"; else printf "%.3f", t / k * 1e6 / (rate * d) }'
 }
 
-field() { sed -n "s/.*[ ]$1=\([^ ]*\).*/\1/p" | head -n 1; }  # key=value from a RESULT line
-
 RESULTS=$OUT/results.tsv
 : > "$RESULTS"
 record() { printf '%s\t%s\t%s\n' "$1" "$2" "$3" >> "$RESULTS"; }  # metric server value
-
-ordered() {  # round -> the server list, reversed on even rounds
-    if [ $(($1 % 2)) = 0 ]; then echo "$LIST" | tr ' ' '\n' | tac | tr '\n' ' '; else echo "$LIST"; fi
-}
 
 # ---- echo phase -----------------------------------------------------------------
 for r in $(seq "$ROUNDS"); do
@@ -159,10 +140,8 @@ done
 
 # ---- summary: medians and ratios ------------------------------------------------------
 median() {  # metric server
-    awk -F'\t' -v m="$1" -v s="$2" '$1 == m && $2 == s { print $3 }' "$RESULTS" | sort -g |
-        awk '{ v[NR] = $1 } END { if (NR == 0) print ""; else if (NR % 2) print v[(NR + 1) / 2]; else print (v[NR / 2] + v[NR / 2 + 1]) / 2 }'
+    awk -F'\t' -v m="$1" -v s="$2" '$1 == m && $2 == s { print $3 }' "$RESULTS" | median_of
 }
-ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (a == "" || b == "" || b + 0 == 0) print "-"; else printf "%.3f", a / b }'; }
 
 echo
 printf '%-26s %12s %12s %12s %14s %14s\n' "median" reactor raw_epoll libuv reactor/raw reactor/libuv

@@ -46,22 +46,19 @@
 # node are optional peers, skipped with a note when absent.
 set -u
 REPO=$(cd "$(dirname "$0")/.." && pwd)
-BUILD=${BUILD:-build}
-case $BUILD in /*) ;; *) BUILD=$REPO/$BUILD ;; esac
+BENCH_NAME=bench-http
+. "$REPO/scripts/bench-lib.sh"
 ROUNDS=${ROUNDS:-3}
 DURATION=${DURATION:-10}
 CONNS=${CONNS:-"100 1000 10000"}
 WARMUP=${WARMUP:-1}
 ONLY=${ONLY:-.}
-PEERS_SRC=${REACTOR_PEERS:-$REPO/../shared/bench}
-PEERS=$BUILD/peers
 OUT=${OUT:-$BUILD/bench-http}
 case $OUT in /*) ;; *) OUT=$(pwd)/$OUT ;; esac
 DEFAULT_REACTOR_CMD="$BUILD/examples/http_hello --port {PORT}"
 REACTOR_CMD=${REACTOR_HTTP_CMD:-$DEFAULT_REACTOR_CMD}
 ALL_SERVERS="reactor raw_epoll nginx node"
 
-say() { echo "[bench-http] $*" >&2; }
 BROKE=0
 broke() { say "BROKEN: $*"; BROKE=1; }
 
@@ -100,9 +97,8 @@ SUMMARY=$OUT/summary.tsv
 # ---- the servers ----------------------------------------------------------------------
 # Peers are built from a copy of their sources (the shared folder may be
 # read-only); nginx_http.sh also writes its temporary prefixes beside itself.
-if [ -d "$PEERS_SRC" ] && [ ! -d "$PEERS" ]; then cp -r "$PEERS_SRC" "$PEERS"; fi
-if [ -d "$PEERS" ] && [ ! -x "$PEERS/bin/raw_epoll_http" ]; then
-    make -s -C "$PEERS" bin/raw_epoll_http >&2 || say "cannot build raw_epoll_http"
+if [ -d "$PEERS_SRC" ] || [ -d "$PEERS" ]; then
+    peer_bin raw_epoll_http || say "cannot build raw_epoll_http"
 fi
 if [ "$REACTOR_CMD" = "$DEFAULT_REACTOR_CMD" ] && [ ! -x "$BUILD/examples/http_hello" ] &&
         [ -f "$REPO/examples/http_hello.cpp" ]; then
@@ -146,9 +142,7 @@ for s in $ALL_SERVERS; do
 done
 [ -n "$LIST" ] || { say "no server to measure"; exit 1; }
 
-# ---- ports, processes, CPU time ----------------------------------------------------
-. "$REPO/scripts/bench-lib.sh"
-
+# ---- processes ----------------------------------------------------------------------
 children() {  # pid -> its direct children
     if command -v ps >/dev/null 2>&1; then ps -o pid= --ppid "$1" 2>/dev/null; return; fi
     local f rest
@@ -274,10 +268,6 @@ run() {  # round conns name
         "$r" "$c" "$name" "$rps" "$cpu_s" "$pct" "$per_cpu" "$p99" "$total" "${errs// //}" "$non2xx"
 }
 
-ordered() {  # round -> the server list, reversed on even rounds
-    if [ $(($1 % 2)) = 0 ]; then echo "$LIST" | tr ' ' '\n' | tac | tr '\n' ' '; else echo "$LIST"; fi
-}
-
 {
     echo "date $(date -Is)  kernel $(uname -r)  cpus $(nproc)  $(grep -m1 'model name' /proc/cpuinfo | sed 's/.*: //')"
     echo "open files $NOFILE  somaxconn $(cat /proc/sys/net/core/somaxconn 2>/dev/null)  $(wrk -v 2>&1 | head -n 1 | cut -d' ' -f1,2)"
@@ -299,9 +289,7 @@ column_of() { head -n 1 "$RESULTS" | tr '\t' '\n' | grep -nx "$1" | cut -d: -f1;
 median() {  # column conns server -> the median over the rounds ("" when none)
     local col
     col=$(column_of "$1")
-    awk -F'\t' -v k="$col" -v c="$2" -v s="$3" 'NR > 1 && $2 == c && $3 == s && $k != "-" { print $k }' "$RESULTS" |
-        sort -g | awk '{ v[NR] = $1 } END { if (NR == 0) print ""; else if (NR % 2) print v[(NR + 1) / 2];
-                                               else print (v[NR / 2] + v[NR / 2 + 1]) / 2 }'
+    awk -F'\t' -v k="$col" -v c="$2" -v s="$3" 'NR > 1 && $2 == c && $3 == s && $k != "-" { print $k }' "$RESULTS" | median_of
 }
 worst() {  # column conns server -> the largest value over the rounds
     local col
@@ -326,7 +314,6 @@ for c in $CONNS; do
     done
 done
 
-ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (a == "" || b == "" || b + 0 == 0) print "-"; else printf "%.2f", a / b }'; }
 mark() { awk -v r="$1" -v g="$2" 'BEGIN { if (r == "-") print "n/a"; else if (r + 0 >= g + 0) print "PASS"; else print "FAIL" }'; }
 
 echo
@@ -342,7 +329,7 @@ else
             if [[ " $LIST " != *" $peer "* ]]; then
                 printf '  c%-6s reactor/%-10s  (%s not measured)\n' "$c" "$peer" "$peer"; continue
             fi
-            r=$(ratio "$me" "$(median req_per_cpu_s "$c" "$peer")")
+            r=$(ratio "$me" "$(median req_per_cpu_s "$c" "$peer")" 2)
             printf '  c%-6s reactor/%-10s %6sx requests per CPU-second   goal >= %-5s %s\n' \
                 "$c" "$peer" "$r" "$goal" "$(mark "$r" "$goal")"
         done

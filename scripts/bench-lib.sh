@@ -1,10 +1,32 @@
-# scripts/bench-lib.sh -- what the benchmark scripts share: picking a free
-# port, waiting until a server listens, stopping it by its PID, and reading
-# a process's CPU time. Sourced (`. "$REPO/scripts/bench-lib.sh"`), not run.
+# scripts/bench-lib.sh -- what the benchmark scripts share: the build and
+# peer directories, picking a free port, waiting until a server listens,
+# starting and stopping it by its PID, reading a process's CPU time, and
+# the statistics (medians, ratios, RESULT fields, round order). Sourced
+# right after the script sets REPO (and BENCH_NAME, its name in messages;
+# BASE_PORT if it wants another first port), not run:
+#   REPO=$(cd "$(dirname "$0")/.." && pwd)
+#   BENCH_NAME=bench-echo
+#   . "$REPO/scripts/bench-lib.sh"
 #
 # Everything reads /proc directly, so neither ss nor netstat nor ps is
 # needed on a minimal machine. A server is only ever stopped by the PID its
 # script started, never by name.
+
+# ---- where things are ----------------------------------------------------------
+BUILD=${BUILD:-build}
+case $BUILD in /*) ;; *) BUILD=$REPO/$BUILD ;; esac
+# The peers of ../shared/bench are built from a copy of their sources in
+# $PEERS (the shared folder may be read-only).
+PEERS_SRC=${REACTOR_PEERS:-$REPO/../shared/bench}
+PEERS=$BUILD/peers
+
+say() { echo "[${BENCH_NAME:-bench}] $*" >&2; }
+
+peer_bin() {  # name -> 0 once $PEERS/bin/name is built (copying the peers' sources first)
+    if [ -d "$PEERS_SRC" ] && [ ! -d "$PEERS" ]; then cp -r "$PEERS_SRC" "$PEERS"; fi
+    [ -d "$PEERS" ] || return 1
+    [ -x "$PEERS/bin/$1" ] || make -s -C "$PEERS" "bin/$1" >&2
+}
 
 # /proc/net/tcp{,6} list every TCP socket: local address in column 2 as
 # HEXIP:HEXPORT, state in column 4 (0A = LISTEN).
@@ -57,4 +79,32 @@ cpu_ticks() {  # pids... -> their utime+stime summed, in clock ticks (TCK per se
         t=$((t + ${v:-0}))
     done
     echo "$t"
+}
+
+# ---- one server at a time, by PID ---------------------------------------------------
+# The script's start_server sets SPID; stop_server ends it however the
+# script leaves (stop_on_exit installs the traps).
+SPID=""
+stop_server() {
+    [ -n "$SPID" ] || return 0
+    stop_pid "$SPID"
+    SPID=""
+}
+stop_on_exit() {
+    trap 'stop_server' EXIT
+    trap 'stop_server; exit 130' INT TERM
+}
+
+# ---- statistics ------------------------------------------------------------------------
+median_of() {  # numbers on stdin, one a line -> their median ("" when none)
+    sort -g | awk '{ v[NR] = $1 } END { if (NR == 0) print ""; else if (NR % 2) print v[(NR + 1) / 2];
+                                         else print (v[NR / 2] + v[NR / 2 + 1]) / 2 }'
+}
+ratio() {  # a b [decimals, default 3] -> a / b, or "-" when either is missing or b is 0
+    awk -v a="$1" -v b="$2" -v d="${3:-3}" \
+        'BEGIN { if (a == "" || b == "" || b + 0 == 0) print "-"; else printf "%.*f", d, a / b }'
+}
+field() { sed -n "s/.*[ ]$1=\([^ ]*\).*/\1/p" | head -n 1; }  # key=value from a RESULT line on stdin
+ordered() {  # round -> the servers of $LIST, reversed on even rounds (so neither always goes first)
+    if [ $(($1 % 2)) = 0 ]; then echo "$LIST" | tr ' ' '\n' | tac | tr '\n' ' '; else echo "$LIST"; fi
 }

@@ -23,24 +23,19 @@
 #      WORKLOADS="echo http"
 set -u
 REPO=$(cd "$(dirname "$0")/.." && pwd)
-BUILD=${BUILD:-build}
-case $BUILD in /*) ;; *) BUILD=$REPO/$BUILD ;; esac
+BENCH_NAME=bench-scaling
+. "$REPO/scripts/bench-lib.sh"
 ROUNDS=${ROUNDS:-3}
 DUR=${DUR:-5}
 CONNS=${CONNS:-1000}
 HTTP_CONNS=${HTTP_CONNS:-200}
 WORKLOADS=${WORKLOADS:-"echo http"}
-PEERS_SRC=${REACTOR_PEERS:-$REPO/../shared/bench}
-PEERS=$BUILD/peers
 OUT=$BUILD/bench-scaling
 CPUS=0,1
 mkdir -p "$OUT"
 
-say() { echo "[bench-scaling] $*" >&2; }
-
 make -C "$REPO" -s -j2 BUILD="$BUILD" examples >&2 || { say "build failed"; exit 1; }
-if [ -d "$PEERS_SRC" ] && [ ! -d "$PEERS" ]; then cp -r "$PEERS_SRC" "$PEERS"; fi
-if [ -d "$PEERS" ] && [ ! -x "$PEERS/bin/pingpong" ]; then make -s -C "$PEERS" bin/pingpong >&2; fi
+peer_bin pingpong
 
 LIST=""
 for w in $WORKLOADS; do
@@ -53,8 +48,6 @@ done
 [ -n "$LIST" ] || { say "nothing to measure"; exit 1; }
 ulimit -n "$(ulimit -Hn)" 2>/dev/null
 
-. "$REPO/scripts/bench-lib.sh"
-SPID=""
 start_server() {  # workload threads; sets SPID and SPORT
     pick_port
     local prog=echo_server
@@ -64,15 +57,7 @@ start_server() {  # workload threads; sets SPID and SPORT
     wait_listening "$SPORT" "$SPID" && return 0
     say "$prog --threads $2 did not start"; stop_server; return 1
 }
-stop_server() {
-    [ -n "$SPID" ] || return 0
-    stop_pid "$SPID"
-    SPID=""
-}
-trap 'stop_server' EXIT
-trap 'stop_server; exit 130' INT TERM
-
-field() { sed -n "s/.*[ ]$1=\([^ ]*\).*/\1/p" | head -n 1; }
+stop_on_exit
 
 RESULTS=$OUT/results.tsv
 : > "$RESULTS"
@@ -112,15 +97,14 @@ for r in $(seq "$ROUNDS"); do
 done
 
 median() {  # workload threads column
-    awk -F'\t' -v w="$1" -v t="$2" -v c="$3" '$1 == w && $2 == t { print $c }' "$RESULTS" | sort -g |
-        awk '{ v[NR] = $1 } END { if (NR == 0) print ""; else if (NR % 2) print v[(NR + 1) / 2]; else print (v[NR / 2] + v[NR / 2 + 1]) / 2 }'
+    awk -F'\t' -v w="$1" -v t="$2" -v c="$3" '$1 == w && $2 == t { print $c }' "$RESULTS" | median_of
 }
 echo
 printf '%-6s %14s %14s %10s %18s\n' median "1 loop" "2 loops" ratio "server CPU (1 / 2)"
 for w in $LIST; do
     a=$(median "$w" 1 3); b=$(median "$w" 2 3)
-    ratio=$(awk -v a="$a" -v b="$b" 'BEGIN { if (a == "" || b == "" || a + 0 == 0) print "-"; else printf "%.2fx", b / a }')
-    printf '%-6s %14s %14s %10s %18s\n' "$w" "${a:--}" "${b:--}" "$ratio" "$(median "$w" 1 4) / $(median "$w" 2 4)"
+    x=$(ratio "$b" "$a" 2); [ "$x" = - ] || x=${x}x
+    printf '%-6s %14s %14s %10s %18s\n' "$w" "${a:--}" "${b:--}" "$x" "$(median "$w" 1 4) / $(median "$w" 2 4)"
 done
 echo "(echo: round trips/s, two pingpong clients of $((CONNS / 2)) connections; http: requests/s, wrk -t2 -c$HTTP_CONNS;"
 echo " server and clients share cores $CPUS; raw figures: $RESULTS)"

@@ -4,6 +4,7 @@
 #
 # A target names the library sources it links in a comment line
 #   // fuzz-sources: src/http/*.cpp
+# (left empty when the code it fuzzes is header-only)
 # and finds its seed corpus in tests/fuzz/corpus/NAME/ (and an optional
 # dictionary in tests/fuzz/NAME.dict, or the one a comment line names:
 #   // fuzz-dict: tests/fuzz/http_parser.dict
@@ -70,8 +71,10 @@ for src in "${targets[@]}"; do
     fi
     # The library sources the target asked for (word-split globs on purpose).
     globs=$(sed -n 's|^// fuzz-sources:||p' "$src" | head -n 1)
+    # None for a target over header-only code (an empty `ls` would list the repository).
+    lib_srcs=""
     # shellcheck disable=SC2086
-    lib_srcs=$(ls $globs 2>/dev/null)
+    if [ -n "${globs// /}" ]; then lib_srcs=$(ls $globs 2>/dev/null); fi
     echo "=== building $bin"
     # shellcheck disable=SC2086
     if ! "$FUZZ_CXX" "${FLAGS[@]}" -o "$bin" "$src" $lib_srcs; then

@@ -1,7 +1,8 @@
-// tests/histogram_test.cpp -- reactor::Histogram: percentiles within the
-// stated error of the exact ones, exact count/min/max/mean, merge, reset,
-// bucket edges and the top of the 64-bit range.
-#include <reactor/histogram.hpp>
+// tests/histogram_test.cpp -- loadgen::Histogram (examples/loadgen/):
+// percentiles within the stated error of the exact ones, exact
+// count/min/max/mean, merge, reset, bucket edges and the top of the 64-bit
+// range.
+#include "../examples/loadgen/histogram.hpp"
 
 #include <doctest/doctest.h>
 
@@ -12,7 +13,7 @@
 #include <random>
 #include <vector>
 
-using reactor::Histogram;
+using loadgen::Histogram;
 
 namespace {
 

@@ -6,6 +6,7 @@
 // friends reach the server as written); stopped with SIGTERM. The backend
 // under test reaches the child through REACTOR_BACKEND.
 #include "child_process.hpp"
+#include "http_server_util.hpp"
 
 #include <reactor/http/static_files.hpp>
 #include <reactor/socket_address.hpp>
@@ -91,67 +92,20 @@ private:
     SocketAddress address_;
 };
 
-struct Reply {
-    int status = 0;
-    std::map<std::string, std::string> headers;  // names lower-cased
-    std::string body;
-    bool complete = false;
-
-    std::string header(const std::string& name) const {
-        const auto it = headers.find(name);
-        return it == headers.end() ? std::string("<none>") : it->second;
-    }
-};
-
-// Parses one response at the front of `in` (removing it) if it is all
-// there. A HEAD reply, 304 and 1xx have no body whatever Content-Length says.
-bool take_reply(std::string& in, bool head_request, Reply& reply) {
-    const std::size_t end = in.find("\r\n\r\n");
-    if (end == std::string::npos) return false;
-    Reply r;
-    std::size_t at = in.find("\r\n");
-    const std::string status_line = in.substr(0, at);
-    REQUIRE(status_line.rfind("HTTP/1.1 ", 0) == 0);
-    r.status = std::atoi(status_line.c_str() + 9);
-    while (at < end) {
-        const std::size_t next = in.find("\r\n", at + 2);
-        const std::string line = in.substr(at + 2, next - at - 2);
-        const std::size_t colon = line.find(':');
-        REQUIRE(colon != std::string::npos);
-        std::string name = line.substr(0, colon);
-        for (char& c : name) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
-        std::size_t v = colon + 1;
-        while (v < line.size() && line[v] == ' ') ++v;
-        r.headers[name] = line.substr(v);
-        at = next;
-    }
-    std::size_t length = 0;
-    if (!head_request && r.status != 304 && r.status >= 200 && r.headers.count("content-length")) {
-        length = std::stoull(r.headers["content-length"]);
-    }
-    if (in.size() < end + 4 + length) return false;
-    r.body = in.substr(end + 4, length);
-    r.complete = true;
-    in.erase(0, end + 4 + length);
-    reply = std::move(r);
-    return true;
-}
-
 // Sends `raw` (one or more requests) on a new connection and reads one
 // reply per entry of `head_flags` (true: that request was a HEAD), within
 // the deadline.
-std::vector<Reply> exchange(const SocketAddress& where, const std::string& raw,
+std::vector<HttpReply> exchange(const SocketAddress& where, const std::string& raw,
                             const std::vector<bool>& head_flags) {
     Fd fd = tcp_connect(where);
     write_all(fd.get(), raw);
-    std::vector<Reply> replies;
+    std::vector<HttpReply> replies;
     std::string in;
     const auto deadline = std::chrono::steady_clock::now() + kDeadline;
     bool open = true;
     while (replies.size() < head_flags.size() && std::chrono::steady_clock::now() < deadline) {
-        Reply r;
-        if (take_reply(in, head_flags[replies.size()], r)) {
-            replies.push_back(std::move(r));
+        if (auto r = take_reply(in, head_flags[replies.size()], !open)) {
+            replies.push_back(std::move(*r));
             continue;
         }
         if (!open) break;
@@ -163,14 +117,14 @@ std::vector<Reply> exchange(const SocketAddress& where, const std::string& raw,
     return replies;
 }
 
-Reply request(const SocketAddress& where, const std::string& method, const std::string& target,
+HttpReply request(const SocketAddress& where, const std::string& method, const std::string& target,
               const std::string& extra_headers = "") {
     const std::string raw =
         method + " " + target + " HTTP/1.1\r\nHost: test\r\n" + extra_headers + "\r\n";
     return exchange(where, raw, {method == "HEAD"}).front();
 }
 
-Reply get(const SocketAddress& where, const std::string& target, const std::string& extra = "") {
+HttpReply get(const SocketAddress& where, const std::string& target, const std::string& extra = "") {
     return request(where, "GET", target, extra);
 }
 
@@ -180,8 +134,8 @@ TEST_CASE("http_files serves files with their type, length and Last-Modified") {
     Site site;
     FileServer server(site.root());
 
-    Reply r = get(server.address(), "/hello.txt");
-    REQUIRE(r.complete);
+    HttpReply r = get(server.address(), "/hello.txt");
+    REQUIRE(r.complete());
     CHECK(r.status == 200);
     CHECK(r.body == "Hello, files!\n");
     CHECK(r.header("content-type") == "text/plain; charset=utf-8");
@@ -197,7 +151,7 @@ TEST_CASE("http_files serves files with their type, length and Last-Modified") {
 
     // Several slices, read one after another on the worker pool.
     r = get(server.address(), "/data.bin");
-    REQUIRE(r.complete);
+    REQUIRE(r.complete());
     CHECK(r.status == 200);
     CHECK(r.header("content-type") == "application/octet-stream");
     CHECK(r.body.size() == kBigSize);
@@ -230,8 +184,9 @@ TEST_CASE("http_files: HEAD gives GET's head without the body") {
         ::poll(&p, 1, 50);
         open = read_into(fd.get(), in) > 0;
     }
-    Reply r;
-    REQUIRE(take_reply(in, true, r));
+    const auto reply = take_reply(in, true, true);
+    REQUIRE(reply);
+    const HttpReply& r = *reply;
     CHECK(r.status == 200);
     CHECK(r.header("content-length") == std::to_string(kBigSize));
     CHECK(r.header("content-type") == "application/octet-stream");
@@ -244,7 +199,7 @@ TEST_CASE("http_files: directories, missing files and other methods") {
     Site site;
     FileServer server(site.root());
 
-    Reply r = get(server.address(), "/sub/");
+    HttpReply r = get(server.address(), "/sub/");
     CHECK(r.status == 200);
     CHECK(r.body == "<p>sub index</p>");
     CHECK(r.header("content-type") == "text/html; charset=utf-8");
@@ -272,9 +227,9 @@ TEST_CASE("http_files: If-Modified-Since gives 304 while the file is unchanged")
     FileServer server(site.root());
     const std::time_t mtime = site.mtime("hello.txt");
 
-    Reply r = get(server.address(), "/hello.txt",
+    HttpReply r = get(server.address(), "/hello.txt",
                   "If-Modified-Since: " + http::format_http_date(mtime) + "\r\n");
-    REQUIRE(r.complete);
+    REQUIRE(r.complete());
     CHECK(r.status == 304);
     CHECK(r.body.empty());
 
@@ -300,8 +255,8 @@ TEST_CASE("http_files: a single Range gives 206 with its slice; past the end giv
     const std::string& big = Site::big();
     const std::string size = std::to_string(kBigSize);
 
-    Reply r = get(server.address(), "/data.bin", "Range: bytes=100-199\r\n");
-    REQUIRE(r.complete);
+    HttpReply r = get(server.address(), "/data.bin", "Range: bytes=100-199\r\n");
+    REQUIRE(r.complete());
     CHECK(r.status == 206);
     CHECK(r.header("content-range") == "bytes 100-199/" + size);
     CHECK(r.body == big.substr(100, 100));
@@ -350,8 +305,8 @@ TEST_CASE("http_files refuses paths that leave the root: '..', encoded, absolute
              Case{"/dir_out/secret.txt", 403},
          }) {
         CAPTURE(c.target);
-        const Reply r = get(server.address(), c.target);
-        REQUIRE(r.complete);
+        const HttpReply r = get(server.address(), c.target);
+        REQUIRE(r.complete());
         CHECK(r.status == c.status);
         CHECK(r.body.find("SECRET") == std::string::npos);
     }
@@ -368,8 +323,8 @@ TEST_CASE("http_files answers pipelined requests in order, whatever finishes fir
         "GET /hello.txt HTTP/1.1\r\nHost: t\r\n\r\n"
         "GET /missing HTTP/1.1\r\nHost: t\r\n\r\n"
         "GET /data.bin HTTP/1.1\r\nHost: t\r\nRange: bytes=1-3\r\n\r\n";
-    const std::vector<Reply> replies = exchange(server.address(), raw, {false, false, false, false});
-    REQUIRE(replies[3].complete);
+    const std::vector<HttpReply> replies = exchange(server.address(), raw, {false, false, false, false});
+    REQUIRE(replies[3].complete());
     CHECK(replies[0].status == 200);
     CHECK(replies[0].body == Site::big());
     CHECK(replies[1].body == "Hello, files!\n");
@@ -387,9 +342,9 @@ TEST_CASE("http_files: two pipelined multi-slice files each arrive whole, in ord
     const std::string raw =
         "GET /data.bin HTTP/1.1\r\nHost: t\r\n\r\n"
         "GET /data.bin HTTP/1.1\r\nHost: t\r\n\r\n";
-    const std::vector<Reply> replies = exchange(server.address(), raw, {false, false});
+    const std::vector<HttpReply> replies = exchange(server.address(), raw, {false, false});
     REQUIRE(replies.size() == 2);
-    REQUIRE(replies[1].complete);
+    REQUIRE(replies[1].complete());
     CHECK(replies[0].status == 200);
     CHECK(replies[0].body == Site::big());
     CHECK(replies[1].status == 200);
@@ -403,9 +358,9 @@ TEST_CASE("http_files: HEAD keeps the connection open for the requests after it"
     const std::string raw =
         "HEAD /data.bin HTTP/1.1\r\nHost: t\r\n\r\n"
         "GET /hello.txt HTTP/1.1\r\nHost: t\r\n\r\n";
-    const std::vector<Reply> replies = exchange(server.address(), raw, {true, false});
+    const std::vector<HttpReply> replies = exchange(server.address(), raw, {true, false});
     REQUIRE(replies.size() == 2);
-    REQUIRE(replies[1].complete);
+    REQUIRE(replies[1].complete());
     CHECK(replies[0].status == 200);
     CHECK(replies[0].body.empty());
     CHECK(replies[1].status == 200);
@@ -471,13 +426,13 @@ TEST_CASE("http_files: 100 abandoned downloads, closed or reset mid-body, leave 
         }
     }
     // Alive and answering, on a new connection...
-    const Reply r = get(server.address(), "/hello.txt");
-    REQUIRE(r.complete);
+    const HttpReply r = get(server.address(), "/hello.txt");
+    REQUIRE(r.complete());
     CHECK(r.status == 200);
     CHECK(r.body == "Hello, files!\n");
     // ... and a whole download still arrives intact.
-    const Reply whole = get(server.address(), "/data.bin");
-    REQUIRE(whole.complete);
+    const HttpReply whole = get(server.address(), "/data.bin");
+    REQUIRE(whole.complete());
     CHECK(whole.body == Site::big());
     CHECK(server.terminate() == 0);
 }
@@ -513,8 +468,8 @@ TEST_CASE("http_files --send-timeout: a download nobody reads is cut off, the se
     const int state = read_until_closed_blocking(stalled.get(), rest);
     CHECK(state <= 0);  // closed by the server
     CHECK(rest.size() < kHugeSize);
-    const Reply r = get(where, "/hello.txt");
-    REQUIRE(r.complete);
+    const HttpReply r = get(where, "/hello.txt");
+    REQUIRE(r.complete());
     CHECK(r.body == "Hello, files!\n");
     CHECK(child.stop(SIGTERM) == 0);
 }

@@ -1,7 +1,9 @@
 // tests/http_server_util.hpp -- a plain-socket HTTP client for the server
 // suites: it is NOT built on the library's parser or writer, so it checks
 // them from the outside. It splits a byte stream into responses (sized,
-// chunked, or ended by EOF) and runs the loop while it waits.
+// chunked, or ended by EOF) and runs the loop while it waits. take_reply()
+// is the one reply parser of the suites (the library's own, the examples'
+// run as child processes).
 #pragma once
 
 #include "tcp_util.hpp"
@@ -42,6 +44,8 @@ struct HttpReply {
         }
         return {};
     }
+    /// False for a default HttpReply, which stands for one that never came.
+    bool complete() const { return status != 0; }
     bool has_header(const std::string& name) const {
         return head.find("\r\n" + name + ":") != std::string::npos;
     }
@@ -55,6 +59,14 @@ inline std::optional<HttpReply> take_reply(std::string& in, bool head_request = 
     if (end == std::string::npos) return std::nullopt;
     HttpReply r;
     r.head = in.substr(0, end);
+    // A well-formed head: "HTTP/1.x NNN ...", then "name: value" lines.
+    REQUIRE_MESSAGE(r.head.rfind("HTTP/1.", 0) == 0, "not a status line: " << r.head);
+    for (std::size_t at = r.head.find("\r\n"); at != std::string::npos;) {
+        const std::size_t next = r.head.find("\r\n", at + 2);
+        const std::string line = r.head.substr(at + 2, next == std::string::npos ? next : next - at - 2);
+        REQUIRE_MESSAGE(line.find(':') != std::string::npos, "not a header line: " << line);
+        at = next;
+    }
     r.status = std::atoi(r.head.c_str() + 9);
     std::size_t pos = end + 4;
     const bool bodiless = head_request || (r.status >= 100 && r.status < 200) || r.status == 204 ||

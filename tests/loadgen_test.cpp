@@ -3,6 +3,7 @@
 // chart, then the program itself against small loopback servers that
 // behave well or badly on purpose.
 #include "../examples/loadgen/chat_verify.hpp"
+#include "../examples/loadgen/conn.hpp"
 #include "../examples/loadgen/echo_verify.hpp"
 #include "../examples/loadgen/http_verify.hpp"
 #include "../examples/loadgen/options.hpp"
@@ -15,6 +16,8 @@
 #include <doctest/doctest.h>
 
 #include <chrono>
+#include <cstdlib>
+#include <memory>
 #include <string>
 #include <vector>
 
@@ -303,11 +306,34 @@ TEST_CASE("echo: a wrong byte is a mismatch that says where") {
 TEST_CASE("echo: bytes nobody asked for are a mismatch") {
     EchoVerifier v;
     CHECK_FALSE(v.feed("x", [](auto) {}));
-    CHECK(v.error() == "1 unexpected byte(s) with no message pending");
+    CHECK(v.error() == "unexpected byte(s) with no message pending, from byte 0 of the stream");
     EchoVerifier w;
     w.expect("a\n", {});
     CHECK_FALSE(w.feed("a\nzz", [](auto) {}));
-    CHECK(w.error() == "2 unexpected byte(s) with no message pending");
+    CHECK(w.error() == "unexpected byte(s) with no message pending, from byte 2 of the stream");
+}
+
+// Found by tests/fuzz/loadgen_verify_fuzz.cpp: the text counted the stray
+// bytes of the read it arrived in, so the same reply sliced differently
+// gave a different report.
+TEST_CASE("echo: the verdict and its text do not depend on how the reply is sliced") {
+    const std::string reply = "abc\nmore";
+    std::string whole_error;
+    {
+        EchoVerifier v;
+        v.expect("abc\n", {});
+        CHECK_FALSE(v.feed(reply, [](auto) {}));
+        whole_error = v.error();
+    }
+    for (std::size_t cut = 0; cut <= reply.size(); ++cut) {
+        CAPTURE(cut);
+        EchoVerifier v;
+        v.expect("abc\n", {});
+        const bool first = v.feed(std::string_view(reply).substr(0, cut), [](auto) {});
+        const bool ok = first && v.feed(std::string_view(reply).substr(cut), [](auto) {});
+        CHECK_FALSE(ok);
+        CHECK(v.error() == whole_error);
+    }
 }
 
 TEST_CASE("echo: a long-lived pipelined stream keeps its buffer small") {
@@ -414,6 +440,53 @@ TEST_CASE("http: the request is a keep-alive GET with a Host header") {
     CHECK(make_http_request("::1", 8080) == "GET / HTTP/1.1\r\nHost: [::1]:8080\r\n\r\n");
 }
 
+// ---- the connection table ------------------------------------------------------------
+
+TEST_CASE("connection table: states move one way and the counters follow them") {
+    ConnTable table;
+    Conn& a = table.add(std::make_unique<Conn>());
+    Conn& b = table.add(std::make_unique<Conn>());
+    Conn& never = table.add(std::make_unique<Conn>());
+    CHECK(table.size() == 3);
+    CHECK(a.state() == ConnState::Waiting);
+    table.connecting(a);
+    table.connecting(b);
+    CHECK(table.connecting() == 2);
+    table.owe(a, 1);  // not open yet: nothing can be owed
+    CHECK(table.in_flight() == 0);
+    table.established(a);
+    table.established(a);  // a second time changes nothing
+    CHECK(a.is_open());
+    CHECK(table.connecting() == 1);
+    CHECK(table.open() == 1);
+    table.owe(a, 3);
+    table.settle(a, 1);
+    CHECK(a.owed() == 2);
+    CHECK(table.in_flight() == 2);
+    table.settle(a, 5);  // never below zero
+    CHECK(a.owed() == 0);
+    CHECK(table.in_flight() == 0);
+    table.owe(a, 4);
+    SUBCASE("closing an open connection settles what it was owed") {
+        CHECK(table.close(a) == ConnState::Open);
+        CHECK(table.open() == 0);
+        CHECK(table.in_flight() == 0);
+        CHECK(a.owed() == 0);
+        CHECK(table.close(a) == ConnState::Closed);  // closing twice is harmless
+        table.owe(a, 1);
+        CHECK(table.in_flight() == 0);
+    }
+    SUBCASE("closing a connecting or waiting one") {
+        CHECK(table.close(b) == ConnState::Connecting);
+        CHECK(table.connecting() == 0);
+        CHECK(table.close(never) == ConnState::Waiting);
+        table.established(b);  // too late
+        CHECK(b.state() == ConnState::Closed);
+        CHECK(table.open() == 1);
+        CHECK(table.in_flight() == 4);
+    }
+}
+
 // ---- chat verification ---------------------------------------------------------------
 
 TEST_CASE("chat: lines are assembled from any slicing, CRLF or LF") {
@@ -428,6 +501,24 @@ TEST_CASE("chat: lines are assembled from any slicing, CRLF or LF") {
     CHECK(lines == std::vector<std::string>{"one", "two", "three", ""});
     LineSplitter big;
     CHECK_FALSE(big.feed(std::string(LineSplitter::kMaxLine + 1, 'x'), add));
+}
+
+// Written with tests/fuzz/loadgen_verify_fuzz.cpp, which checks that every
+// slicing gives the same verdict: an over-long line that ended within one
+// read used to pass, the same line in two reads did not.
+TEST_CASE("chat: the line limit holds however the line is sliced") {
+    const std::string line = std::string(LineSplitter::kMaxLine + 1, 'x') + "\n";
+    int lines = 0;
+    auto add = [&](std::string_view) { ++lines; };
+    LineSplitter whole;
+    CHECK_FALSE(whole.feed(line, add));
+    LineSplitter halves;
+    CHECK(halves.feed(std::string_view(line).substr(0, 10), add));
+    CHECK_FALSE(halves.feed(std::string_view(line).substr(10), add));
+    CHECK(lines == 0);
+    LineSplitter at_limit;
+    CHECK(at_limit.feed(std::string(LineSplitter::kMaxLine, 'y') + "\n", add));
+    CHECK(lines == 1);
 }
 
 TEST_CASE("chat: a relayed line is found behind any prefix and checked whole") {
@@ -525,7 +616,7 @@ TEST_CASE("report: errors by name, the verdict and the JSON agree") {
     CHECK(json.find("\"errors\":{\"mismatch\":0,\"timeout\":0,\"closed\":0}") != std::string::npos);
     // Microseconds: the histogram's p50 (0.5 ms, within its stated error).
     const double p50_us = static_cast<double>(t.latency.percentile(50)) / 1e3;
-    CHECK(p50_us == doctest::Approx(500).epsilon(reactor::Histogram::kRelativeError));
+    CHECK(p50_us == doctest::Approx(500).epsilon(Histogram::kRelativeError));
     CHECK(json.find("\"p50\":" + detail::json_number(p50_us) + ",") != std::string::npos);
     CHECK(json.find("\"replies_per_s\":5,") != std::string::npos);
 
@@ -662,9 +753,15 @@ namespace {
 using reactor::test::PeerServer;
 using reactor::test::ProgramResult;
 
-ProgramResult loadgen_run(std::vector<std::string> args) {
+ProgramResult loadgen_run(std::vector<std::string> args, bool interrupt = false) {
     args.insert(args.begin(), reactor::test::example_path("loadgen"));
-    return reactor::test::run_program(args, std::chrono::seconds(30));
+    return reactor::test::run_program(args, std::chrono::seconds(30), interrupt);
+}
+
+double json_number(const std::string& json, const std::string& key) {
+    const std::size_t at = json.find("\"" + key + "\":");
+    if (at == std::string::npos) return -1;
+    return std::strtod(json.c_str() + at + key.size() + 3, nullptr);
 }
 
 }  // namespace
@@ -682,6 +779,25 @@ TEST_CASE("loadgen: against a correct echo server every reply verifies, exit 0")
     CHECK(r.err.find("result       OK") != std::string::npos);  // the human report, on stderr
     CHECK(r.err.find("connections 20/20") != std::string::npos);  // progress, plain lines
     CHECK(r.err.find('\r') == std::string::npos);
+}
+
+TEST_CASE("loadgen: Ctrl-C prints the report so far and exits 130") {
+    PeerServer server(PeerServer::Behaviour::Echo);
+    // Interrupted at its first progress line, a second into a 25 s run.
+    const auto r = loadgen_run({"echo", "--port", std::to_string(server.port()), "--connections",
+                                "10", "--duration", "25", "--threads", "2", "--json"},
+                               true);
+    CAPTURE(r.err);
+    CHECK(r.exit_code == kExitInterrupted);
+    CHECK(r.out.find("\"interrupted\":true") != std::string::npos);
+    CHECK(r.out.find("\"ok\":false") != std::string::npos);
+    CHECK(r.out.find("\"established\":10") != std::string::npos);
+    // What was in flight at the moment was cut short, not failed.
+    CHECK(r.out.find("\"errors_total\":0") != std::string::npos);
+    CHECK(json_number(r.out, "replies") > 0);
+    CHECK(json_number(r.out, "elapsed_s") < 20);
+    CHECK(r.err.find("result       INTERRUPTED after") != std::string::npos);
+    CHECK(r.err.find("replies verified") != std::string::npos);
 }
 
 TEST_CASE("loadgen: a corrupted echo is a mismatch, exit 1") {

@@ -177,9 +177,12 @@ struct ProgramResult {
 };
 
 /// Runs `argv` (argv[0] a path) with stdout and stderr captured in
-/// temporary files, killing it if it runs longer than `limit`.
+/// temporary files, killing it if it runs longer than `limit`. With
+/// `interrupt`, sends it one SIGINT (Ctrl-C) as soon as it has written
+/// something on stderr.
 inline ProgramResult run_program(const std::vector<std::string>& argv,
-                                 std::chrono::milliseconds limit = kDeadline) {
+                                 std::chrono::milliseconds limit = kDeadline,
+                                 bool interrupt = false) {
     ProgramResult result;
     char out_path[] = "/tmp/loadgen_test_out_XXXXXX";
     char err_path[] = "/tmp/loadgen_test_err_XXXXXX";
@@ -202,6 +205,10 @@ inline ProgramResult run_program(const std::vector<std::string>& argv,
     for (;;) {
         const pid_t done = ::waitpid(pid, &status, WNOHANG);
         if (done == pid) break;
+        if (interrupt && ::lseek(err.get(), 0, SEEK_END) > 0) {
+            ::kill(pid, SIGINT);
+            interrupt = false;
+        }
         if (std::chrono::steady_clock::now() > deadline) {
             ::kill(pid, SIGKILL);
             (void)::waitpid(pid, &status, 0);

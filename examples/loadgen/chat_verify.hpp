@@ -27,7 +27,8 @@ public:
 
     /// Calls `on_line(std::string_view)` for each complete line in `data`
     /// (without its '\n', and without a '\r' before it). Returns false if a
-    /// line grows past kMaxLine without ending.
+    /// line is longer than kMaxLine, ended or not: the same verdict however
+    /// the input is sliced.
     template <class OnLine>
     bool feed(std::string_view data, OnLine&& on_line) {
         while (!data.empty()) {
@@ -37,6 +38,8 @@ public:
                 partial_.append(data);
                 return true;
             }
+            // The limit holds however the line was sliced into reads.
+            if (partial_.size() + nl > kMaxLine) return false;
             std::string_view line;
             if (partial_.empty()) {
                 line = data.substr(0, nl);

@@ -39,8 +39,10 @@ public:
         while (i < data.size()) {
             const std::size_t available = expected_.size() - matched_;
             if (available == 0) {
-                error_ = std::to_string(data.size() - i) +
-                         " unexpected byte(s) with no message pending";
+                // Where the stray bytes start, not how many came in this
+                // read: the text must not depend on how replies are sliced.
+                error_ = "unexpected byte(s) with no message pending, from byte " +
+                         std::to_string(consumed_) + " of the stream";
                 return false;
             }
             const std::size_t n = std::min(available, data.size() - i);

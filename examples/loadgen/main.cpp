@@ -24,6 +24,7 @@
 #include <unistd.h>
 
 #include <cerrno>
+#include <csignal>
 #include <cstdio>
 #include <cstring>
 #include <fstream>
@@ -217,6 +218,14 @@ int run(const Options& o) {
         };
         workers.push_back(std::make_unique<Worker>(std::move(setup)));
     }
+    // Ctrl-C: every worker stops at once and the report shows the run so
+    // far. The handler goes with the first signal, so a second Ctrl-C ends
+    // the program the default way, report or not.
+    reactor::SignalId on_int;
+    on_int = main_loop.on_signal(SIGINT, [&](int) {
+        main_loop.remove_signal(on_int);
+        for (auto& w : workers) w->interrupt();
+    });
     std::vector<std::thread> threads;
     for (auto& w : workers) threads.emplace_back([&w] { w->run(); });
     main_loop.run();
@@ -260,6 +269,7 @@ int run(const Options& o) {
         }
     }
     std::fflush(stdout);
+    if (totals.interrupted) return kExitInterrupted;
     return run_ok(o, totals) ? 0 : 1;
 }
 

@@ -19,6 +19,9 @@
 
 namespace loadgen {
 
+/// The exit status after Ctrl-C (128 + SIGINT, as a shell reports it).
+inline constexpr int kExitInterrupted = 130;
+
 enum class Mode { Echo, Http, Chat };
 
 inline const char* mode_name(Mode m) {
@@ -99,8 +102,9 @@ options:
   --svg FILE          write a chart of throughput, p99 latency and connections
   --help              this text
 
-Progress goes to stderr once a second. Exit status: 0 when every connection
-was established and every reply verified, 1 otherwise, 2 for a bad command line.
+Progress goes to stderr once a second. Ctrl-C stops the run and prints the
+report so far. Exit status: 0 when every connection was established and every
+reply verified, 1 otherwise, 2 for a bad command line, 130 after Ctrl-C.
 )";
 }
 

@@ -61,9 +61,10 @@ inline std::string plural(std::uint64_t n, const char* word) {
 }  // namespace detail
 
 /// True when the run reached its goal: every connection established, no
-/// error of any kind, and at least one reply verified.
+/// error of any kind, at least one reply verified, and not interrupted.
 inline bool run_ok(const Options& o, const Totals& t) {
-    return t.established == static_cast<std::uint64_t>(o.connections) && t.connect_failed() == 0 &&
+    return !t.interrupted && t.established == static_cast<std::uint64_t>(o.connections) &&
+           t.connect_failed() == 0 &&
            t.error_count() == 0 && t.replies > 0;
 }
 
@@ -144,6 +145,10 @@ inline std::string format_report(const Options& o, const Totals& t) {
         r += "\n";
     }
     if (!t.first_error.empty()) r += "first error  " + t.first_error + "\n";
+    if (t.interrupted) {
+        return r + "result       INTERRUPTED after " + fmt("%.1f", t.elapsed_s) +
+               " s (Ctrl-C): the report of the run so far\n";
+    }
     r += std::string("result       ") + (run_ok(o, t) ? "OK" : "FAILED");
     if (!run_ok(o, t)) {
         if (t.established < static_cast<std::uint64_t>(o.connections)) {
@@ -210,6 +215,7 @@ inline std::string format_json(const Options& o, const Totals& t) {
     j += ",\"bytes_sent\":" + std::to_string(t.bytes_sent);
     j += ",\"bytes_received\":" + std::to_string(t.bytes_received);
     j += ",\"first_error\":" + json_string(t.first_error);
+    j += std::string(",\"interrupted\":") + (t.interrupted ? "true" : "false");
     j += std::string(",\"ok\":") + (run_ok(o, t) ? "true" : "false");
     return j + "}";
 }

@@ -7,7 +7,7 @@
 // between threads.
 #pragma once
 
-#include <reactor/histogram.hpp>
+#include "histogram.hpp"
 
 #include <algorithm>
 #include <cerrno>
@@ -57,13 +57,14 @@ struct Totals {
     std::uint64_t replies = 0;   ///< replies verified (chat: deliveries verified)
     std::uint64_t bytes_sent = 0;
     std::uint64_t bytes_received = 0;
-    reactor::Histogram latency;  ///< nanoseconds, one sample per verified reply
+    Histogram latency;  ///< nanoseconds, one sample per verified reply
     /// Seconds from the start until the last connection was established;
     /// negative until (unless) every connection of this thread is.
     double all_established_s = -1;
     std::uint64_t source_addresses = 1;  ///< local addresses connections came from
     double elapsed_s = 0;
     std::string first_error;  ///< the first error's details, for the report
+    bool interrupted = false;  ///< ended early by Ctrl-C: the report so far
 
     std::uint64_t connect_failed() const {
         std::uint64_t n = 0;
@@ -99,6 +100,7 @@ struct Totals {
         source_addresses = std::max(source_addresses, o.source_addresses);
         elapsed_s = std::max(elapsed_s, o.elapsed_s);
         if (first_error.empty()) first_error = o.first_error;
+        interrupted = interrupted || o.interrupted;
     }
 };
 
@@ -110,7 +112,7 @@ struct Sample {
     std::uint64_t replies = 0;
     std::uint64_t errors = 0;  ///< reply errors and connect failures
     std::uint64_t connections_up = 0;  ///< open at the end of the second
-    reactor::Histogram latency;
+    Histogram latency;
 
     void merge(const Sample& o) {
         span_s = std::max(span_s, o.span_s);

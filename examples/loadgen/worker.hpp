@@ -8,7 +8,8 @@
 // main() through two callbacks, called on the worker's thread: on_sample
 // once a second, and on_done once at the end with the worker's totals.
 // main() posts both into its own loop (EventLoop::post is the thread-safe
-// way in), so the callbacks need no lock.
+// way in), so the callbacks need no lock. The work itself is done by a Run
+// (run.hpp).
 #pragma once
 
 #include "options.hpp"
@@ -20,9 +21,16 @@
 #include <chrono>
 #include <functional>
 #include <memory>
+#include <mutex>
 #include <string>
 
+namespace reactor {
+class EventLoop;
+}
+
 namespace loadgen {
+
+class Run;
 
 /// The server's address, resolved once by main().
 struct Target {
@@ -57,9 +65,17 @@ public:
     /// poller, say) is reported in the totals as the error "fatal".
     void run();
 
+    /// Ends the run early (Ctrl-C): the worker stops at once and calls
+    /// on_done with what it has counted so far; replies and connects still
+    /// in progress are not counted as errors. Safe from any thread, before,
+    /// during or after run().
+    void interrupt();
+
 private:
-    struct State;
-    std::unique_ptr<State> state_;
+    std::unique_ptr<Run> run_;
+    std::mutex mutex_;  // guards the two below
+    reactor::EventLoop* loop_ = nullptr;  // while run() has one
+    bool interrupted_ = false;
 };
 
 }  // namespace loadgen

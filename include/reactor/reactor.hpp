@@ -5,7 +5,6 @@
 #include <reactor/event_loop.hpp>
 #include <reactor/event_loop_threads.hpp>
 #include <reactor/fs.hpp>
-#include <reactor/histogram.hpp>
 #include <reactor/http/request_parser.hpp>
 #include <reactor/http/response.hpp>
 #include <reactor/http/server.hpp>

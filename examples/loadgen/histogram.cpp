@@ -1,11 +1,11 @@
-// src/work/histogram.cpp -- log-linear buckets; the layout is drawn in the header.
-#include <reactor/histogram.hpp>
+// examples/loadgen/histogram.cpp -- log-linear buckets; the layout is drawn in the header.
+#include "histogram.hpp"
 
 #include <algorithm>
 #include <bit>
 #include <cmath>
 
-namespace reactor {
+namespace loadgen {
 
 namespace {
 
@@ -100,4 +100,4 @@ std::uint64_t Histogram::percentile(double p) const noexcept {
     return max_;  // unreachable: the counts sum to count_
 }
 
-}  // namespace reactor
+}  // namespace loadgen

@@ -1,4 +1,4 @@
-// reactor/histogram.hpp -- a log-linear histogram of latencies (or any
+// examples/loadgen/histogram.hpp -- a log-linear histogram of latencies (or any
 // non-negative integers) with a bounded relative error.
 //
 // Recording every sample of a load test and sorting them at the end costs
@@ -34,7 +34,7 @@
 #include <cstdint>
 #include <vector>
 
-namespace reactor {
+namespace loadgen {
 
 class Histogram {
 public:
@@ -87,4 +87,4 @@ private:
     double sum_ = 0.0;
 };
 
-}  // namespace reactor
+}  // namespace loadgen
