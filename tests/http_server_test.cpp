@@ -382,17 +382,19 @@ TEST_CASE("send_timeout: a slow reader making progress keeps its connection past
     // The server sees progress when the kernel takes more of its output,
     // which happens once the socket's send buffer has room again: the
     // reader must read a good share of that buffer per send_timeout
-    // (1 MiB per 100 ms against a 1 s timeout here; with the 60 s default,
-    // a few KiB/s).
+    // (1 MiB per 100 ms against a 2 s timeout here; with the 60 s default,
+    // a few KiB/s). The timeout is twice the longest pause a loaded CI
+    // machine has been seen to give this thread, which runs both ends: a
+    // pause longer than the timeout is, to the server, a reader that stopped.
     http::ServerOptions options;
-    options.send_timeout = 1s;
+    options.send_timeout = 2s;
     ServerFixture f(options);
     const std::string big(64 << 20, 'x');
     f.server->route("GET", "/big", [&](const http::Request&, http::Response res) { res.send(big); });
     f.hello_route();
     HttpClient c = f.client();
     c.send(get("/big"));
-    const auto until = std::chrono::steady_clock::now() + 2500ms;
+    const auto until = std::chrono::steady_clock::now() + 3500ms;
     std::string buf(1 << 20, '\0');
     while (std::chrono::steady_clock::now() < until) {
         run_for(f.loop, 100ms);
