@@ -2,30 +2,34 @@
 // (docs/tutorial/09-measuring-c10k.md, the worked answer to its exercise).
 //
 // A timer asks to run 1 ms from now, 500 times over; each run records how
-// late it is (now minus its deadline) in a reactor::Histogram, the same
-// structure loadgen uses for its latency report. The percentiles say what a
+// late it is (now minus its deadline); sorting the 500 figures gives the
+// percentiles (loadgen keeps a histogram instead, examples/loadgen/histogram.hpp,
+// because it records millions). The percentiles say what a
 // mean hides: most ticks are a few microseconds late, a few are much later
 // (the scheduler gave the CPU to someone else), and p99 and max show them.
 //
 //   $ build/examples/loop_lag
 #include <reactor/reactor.hpp>
 
+#include <algorithm>
 #include <chrono>
 #include <cstdio>
 #include <functional>
+#include <numeric>
+#include <vector>
 
 using namespace std::chrono;
 
 int main() {
     reactor::EventLoop loop;
-    reactor::Histogram lateness_us;
+    std::vector<long long> lateness_us;  // one figure per tick
     // One-shot timers, each armed for 1 ms ahead when the previous one ran.
     std::function<void()> arm = [&] {
         const auto deadline = reactor::EventLoop::Clock::now() + milliseconds(1);
         loop.run_at(deadline, [&, deadline] {
             const auto late = reactor::EventLoop::Clock::now() - deadline;
-            lateness_us.record(static_cast<std::uint64_t>(duration_cast<microseconds>(late).count()));
-            if (lateness_us.count() < 500) {
+            lateness_us.push_back(duration_cast<microseconds>(late).count());
+            if (lateness_us.size() < 500) {
                 arm();
             } else {
                 loop.stop();
@@ -35,12 +39,13 @@ int main() {
     arm();
     loop.run();
 
-    std::printf("%llu ticks, lateness in microseconds:\n", static_cast<unsigned long long>(lateness_us.count()));
-    std::printf("  min %llu  p50 %llu  p90 %llu  p99 %llu  max %llu  mean %.1f\n",
-                static_cast<unsigned long long>(lateness_us.min()),
-                static_cast<unsigned long long>(lateness_us.percentile(50)),
-                static_cast<unsigned long long>(lateness_us.percentile(90)),
-                static_cast<unsigned long long>(lateness_us.percentile(99)),
-                static_cast<unsigned long long>(lateness_us.max()), lateness_us.mean());
+    std::sort(lateness_us.begin(), lateness_us.end());
+    // The p-th percentile: the figure below which p% of the ticks fall.
+    auto pct = [&](int p) { return lateness_us[(lateness_us.size() - 1) * static_cast<std::size_t>(p) / 100]; };
+    const double mean = static_cast<double>(std::accumulate(lateness_us.begin(), lateness_us.end(), 0LL)) /
+                        static_cast<double>(lateness_us.size());
+    std::printf("%zu ticks, lateness in microseconds:\n", lateness_us.size());
+    std::printf("  min %lld  p50 %lld  p90 %lld  p99 %lld  max %lld  mean %.1f\n", lateness_us.front(), pct(50),
+                pct(90), pct(99), lateness_us.back(), mean);
     return 0;
 }
