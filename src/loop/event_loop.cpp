@@ -15,6 +15,7 @@
 #include <cstdlib>
 #include <cstring>
 #include <string>
+#include <utility>
 
 namespace reactor {
 
@@ -231,7 +232,11 @@ void EventLoop::reap() {
         std::vector<std::uint32_t> dead;
         dead.swap(dead_watchers_);
         for (std::uint32_t index : dead) {
-            IoCallback cb = std::move(slot(index).cb);
+            // std::exchange, not std::move: a moved-from std::function is
+            // unspecified, and libc++ leaves a copy of a small target in it,
+            // which would die later, perhaps after the loop. The same holds
+            // wherever a callable is taken out of state that outlives it.
+            IoCallback cb = std::exchange(slot(index).cb, nullptr);
             slot(index).fd = -1;
             if (slot(index).label == WatchLabel::Named) watcher_names_.erase(index);
             slot(index).label = WatchLabel::Fd;
@@ -435,7 +440,7 @@ std::size_t EventLoop::run_posted() {
     while (running_next_ < running_.size()) {
         // Moved out before the call, so a function that throws is consumed
         // with the others that ran: none runs twice.
-        const Callback fn = std::move(running_[running_next_++]);
+        const Callback fn = std::exchange(running_[running_next_++], nullptr);
         ++ran;
         if (tracing()) {
             detail::trace_call(trace_, "posted function", fn);

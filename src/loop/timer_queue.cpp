@@ -2,6 +2,7 @@
 #include "loop/timer_queue.hpp"
 
 #include <cassert>
+#include <utility>
 
 namespace reactor::detail {
 
@@ -47,7 +48,7 @@ void TimerQueue::clear() {
     while (!heap_.empty()) {
         const std::uint32_t slot = heap_.back().slot;
         heap_.pop_back();  // the last entry: the rest is still a heap
-        dying.push_back(std::move(slots_[slot].cb));
+        dying.push_back(std::exchange(slots_[slot].cb, nullptr));
         free_slot(slot);
     }
     dying.clear();  // outside the queue's own state, which is consistent again
@@ -73,7 +74,7 @@ std::size_t TimerQueue::run_due(TimePoint now, CallObserver* observer) {
         if (top.sequence >= sequence_limit) break;
         remove_at(0);
         Slot& s = slots_[top.slot];
-        Callback cb = std::move(s.cb);
+        Callback cb = std::exchange(s.cb, nullptr);
         ++ran;
         if (s.interval.count() <= 0) {
             // One-shot: the id goes stale before the call, so cancel() from
