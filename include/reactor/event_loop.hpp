@@ -114,7 +114,8 @@ public:
     /// may be NoEvents (registered but quiet). The fd stays owned by the
     /// caller, who must unwatch() before closing it. Fails (returns a null id
     /// and sets `ec`) for a negative fd (EBADF) or if the poller refuses the
-    /// fd, e.g. EPERM for a regular file on epoll. Loop thread only.
+    /// fd, e.g. EPERM for a regular file or directory (every backend: read
+    /// those directly). Loop thread only.
     WatcherId watch(int fd, Events interest, IoCallback cb, std::error_code& ec);
     /// As above, but throws std::system_error on failure.
     WatcherId watch(int fd, Events interest, IoCallback cb);
