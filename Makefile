@@ -44,13 +44,16 @@ BUILD      ?= build$(if $(STDLIB),/$(CXX_FAMILY)-$(STDLIB))$(if $(PORTABLE),/por
 OPT        ?= $(if $(SANITIZE),-O1,-O2) -g
 SANFLAGS   := $(if $(SANITIZE),-fsanitize=$(SANITIZE) -fno-omit-frame-pointer -fno-sanitize-recover=all)
 WARNINGS   := -Wall -Wextra -Wshadow -Wnon-virtual-dtor
-CPPFLAGS   += -Iinclude -Isrc
-CXXFLAGS   += -std=c++20 $(OPT) $(WARNINGS) -pthread -fPIC $(SANFLAGS)
-LDFLAGS    += -pthread $(SANFLAGS)
+# `override`: a CPPFLAGS (CXXFLAGS, LDFLAGS) given on the command line, e.g.
+# CPPFLAGS=-I/usr/local/include for doctest on FreeBSD or Homebrew, adds to
+# these rather than replacing them.
+override CPPFLAGS += -Iinclude -Isrc
+override CXXFLAGS += -std=c++20 $(OPT) $(WARNINGS) -pthread -fPIC $(SANFLAGS)
+override LDFLAGS  += -pthread $(SANFLAGS)
 DEPFLAGS    = -MMD -MP
 ifneq ($(STDLIB),)
-CXXFLAGS   += -stdlib=$(STDLIB)
-LDFLAGS    += -stdlib=$(STDLIB)
+override CXXFLAGS += -stdlib=$(STDLIB)
+override LDFLAGS  += -stdlib=$(STDLIB)
 endif
 
 UNAME      := $(shell uname -s)
@@ -88,7 +91,7 @@ endif
 # header makes any later mention of a Linux-only name an error; the kqueue
 # emulation itself (a stand-in for a kernel) is exempt.
 ifneq ($(PORTABLE),)
-CPPFLAGS      += -DREACTOR_FORCE_PORTABLE=1
+override CPPFLAGS += -DREACTOR_FORCE_PORTABLE=1
 PORTABLE_FLAGS := -include tests/portable/poison.hpp
 $(BUILD)/testobj/tests/kqueue_emu/%.o: PORTABLE_FLAGS :=
 endif
@@ -193,15 +196,15 @@ $(BUILD)/bench/%: tests/bench/%.cpp $(STATIC_LIB)
 # does the C++ library. If one is missing, scripts/install-deps.sh installs
 # it or says what to install.
 $(DEPS_STAMP):
-	@CXX="$(CXX)" STDLIB="$(STDLIB)" scripts/install-deps.sh
+	@CXX="$(CXX)" STDLIB="$(STDLIB)" CPPFLAGS="$(CPPFLAGS)" scripts/install-deps.sh
 	@mkdir -p $(@D) && touch $@
 
 $(BUILD)/.toolchain-ok:
-	@CXX="$(CXX)" STDLIB="$(STDLIB)" scripts/install-deps.sh toolchain
+	@CXX="$(CXX)" STDLIB="$(STDLIB)" CPPFLAGS="$(CPPFLAGS)" scripts/install-deps.sh toolchain
 	@mkdir -p $(@D) && touch $@
 
 check-deps:
-	@CXX="$(CXX)" STDLIB="$(STDLIB)" scripts/install-deps.sh
+	@CXX="$(CXX)" STDLIB="$(STDLIB)" CPPFLAGS="$(CPPFLAGS)" scripts/install-deps.sh
 
 # The suites need the examples too: some tests drive them as a user would.
 test: $(TEST_BINS) $(EXAMPLES) $(TEST_EXAMPLES)

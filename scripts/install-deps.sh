@@ -17,6 +17,7 @@ mode=${1:-all}
 
 CXX=${CXX:-c++}
 STDLIB=${STDLIB:-}
+CPPFLAGS=${CPPFLAGS:-}  # e.g. -I/usr/local/include, where doctest lives on FreeBSD
 stdlib_flag=${STDLIB:+-stdlib=$STDLIB}
 
 # Does `$CXX` compile and link a program using the standard library (with
@@ -31,7 +32,7 @@ have_stdlib() {
     return $ok
 }
 have_doctest() {
-    printf '#include <doctest/doctest.h>\n' | "$CXX" -x c++ -std=c++20 $stdlib_flag -E - >/dev/null 2>&1
+    printf '#include <doctest/doctest.h>\n' | "$CXX" -x c++ -std=c++20 $stdlib_flag $CPPFLAGS -E - >/dev/null 2>&1
 }
 have_all() {
     have_stdlib || return 1
@@ -84,8 +85,8 @@ if [ "$mode" != toolchain ] && ! have_doctest; then
     cat >&2 <<'MSG'
 reactor: install doctest 2.4 or later so that <doctest/doctest.h> is on the
 include path, then run 'make test' again:
-  FreeBSD:  pkg install doctest
-  macOS:    brew install doctest
+  FreeBSD:  pkg install doctest, then make ... CPPFLAGS=-I/usr/local/include
+  macOS:    brew install doctest, then make ... CPPFLAGS=-I$(brew --prefix)/include
   Fedora:   dnf install doctest-devel
   Arch:     pacman -S doctest
   other:    the single header from the doctest project, installed as
