@@ -9,6 +9,7 @@
 #pragma once
 
 #include "test_util.hpp"
+#include "base/platform.hpp"  // REACTOR_MSG_NOSIGNAL
 
 #include <fcntl.h>
 #include <poll.h>

@@ -24,7 +24,9 @@ TEST_CASE("the tracer names the backend, the ready fd and its events, and the ti
     std::FILE* out = std::tmpfile();
     REQUIRE(out != nullptr);
     loop.set_trace(out);
-    auto [r, w] = make_pipe();
+    auto r_w = make_pipe();  // not a structured binding: lambdas capture these (clang 14)
+    auto& r = r_w.first;
+    auto& w = r_w.second;
     bool read_once = false;
     const WatcherId id = loop.watch(r.get(), Readable, [&](Events) {
         read_some(r.get());
