@@ -5,6 +5,10 @@
 #   make test            every doctest suite (loop suites once per backend),
 #                        ending with one line "N passed, N failed"
 #   make SANITIZE=address,undefined test    (or SANITIZE=thread) in build/san-*/
+#   make CXX=clang++ STDLIB=libc++ test     clang with LLVM's libc++, in build/clang-libc++/
+#   make check-portable  everything built as on a system without the Linux
+#                        extras (kqueue emulation, Linux-only names poisoned),
+#                        then its suites on kqueue and poll, in build/portable/
 #   make bench           benchmark programs under build/bench/
 #   make bench-http      http_hello vs raw epoll, nginx, Node with wrk (~7 min)
 #   make bench-scaling   one loop against two (echo_server, http_hello)
@@ -24,28 +28,72 @@ ifeq ($(origin CXX),default)
 CXX        := c++
 endif
 SANITIZE   ?=
+# STDLIB=libc++ builds against LLVM's C++ library (-stdlib=libc++), the
+# system library of FreeBSD and macOS; scripts/install-deps.sh installs it
+# on Debian.
+STDLIB     ?=
+# PORTABLE=1: see check-portable below.
+PORTABLE   ?=
 comma      := ,
-BUILD      ?= build$(if $(SANITIZE),/san-$(subst $(comma),-,$(SANITIZE)))
+# Each toolchain and mode has a build folder of its own, so their objects
+# never mix: build/, build/clang-libc++/, build/portable/, build/san-*/ and
+# their combinations (build/clang-libc++/portable/san-address-undefined/).
+CXX_FAMILY := $(if $(findstring clang,$(notdir $(firstword $(CXX)))),clang,$(if $(findstring g++,$(notdir $(firstword $(CXX)))),gcc,$(notdir $(firstword $(CXX)))))
+BUILD      ?= build$(if $(STDLIB),/$(CXX_FAMILY)-$(STDLIB))$(if $(PORTABLE),/portable)$(if $(SANITIZE),/san-$(subst $(comma),-,$(SANITIZE)))
 
 OPT        ?= $(if $(SANITIZE),-O1,-O2) -g
 SANFLAGS   := $(if $(SANITIZE),-fsanitize=$(SANITIZE) -fno-omit-frame-pointer -fno-sanitize-recover=all)
 WARNINGS   := -Wall -Wextra -Wshadow -Wnon-virtual-dtor
-CPPFLAGS   += -Iinclude -Isrc
-CXXFLAGS   += -std=c++20 $(OPT) $(WARNINGS) -pthread -fPIC $(SANFLAGS)
-LDFLAGS    += -pthread $(SANFLAGS)
+# `override`: a CPPFLAGS (CXXFLAGS, LDFLAGS) given on the command line, e.g.
+# CPPFLAGS=-I/usr/local/include for doctest on FreeBSD or Homebrew, adds to
+# these rather than replacing them.
+override CPPFLAGS += -Iinclude -Isrc
+override CXXFLAGS += -std=c++20 $(OPT) $(WARNINGS) -pthread -fPIC $(SANFLAGS)
+override LDFLAGS  += -pthread $(SANFLAGS)
 DEPFLAGS    = -MMD -MP
+ifneq ($(STDLIB),)
+override CXXFLAGS += -stdlib=$(STDLIB)
+override LDFLAGS  += -stdlib=$(STDLIB)
+endif
 
 UNAME      := $(shell uname -s)
 # On Linux the kqueue backend is compiled into the test build against the
-# emulation in tests/kqueue_emu/, so the whole suite runs on it there too.
+# emulation in tests/kqueue_emu/, so the whole suite runs on it there too;
+# the suites marked for it run on kqueue once per emulated kernel
+# (REACTOR_KQUEUE_FLAVOR, tests/kqueue_emu/sys/event.h). Elsewhere the
+# real kernel answers and there is one flavour: its own.
 ifeq ($(UNAME),Linux)
 TEST_CPPFLAGS := -DREACTOR_KQUEUE_EMULATION -Itests/kqueue_emu
 KQ_EMU_SRCS   := $(wildcard tests/kqueue_emu/*.cpp)
-BACKENDS      ?= epoll kqueue poll
-else ifeq ($(UNAME),Darwin)
-BACKENDS      ?= kqueue poll
+BACKENDS      ?= $(if $(PORTABLE),kqueue poll,epoll kqueue poll)
+KQUEUE_FLAVORS ?= freebsd macos
 else
 BACKENDS      ?= kqueue poll
+KQUEUE_FLAVORS ?=
+endif
+
+# Shared library: an ELF .so with a soname, or on macOS a .dylib that
+# carries its install name (Apple's linker has no -soname).
+ifeq ($(UNAME),Darwin)
+SHARED_NAME   := libreactor.dylib
+SONAME        := libreactor.$(SOVERSION).dylib
+SHARED_REAL   := libreactor.$(VERSION).dylib
+SHARED_LDFLAGS = -dynamiclib -Wl,-install_name,$(abspath $(PREFIX))/lib/$(SONAME)
+else
+SHARED_NAME   := libreactor.so
+SONAME        := libreactor.so.$(SOVERSION)
+SHARED_REAL   := libreactor.so.$(VERSION)
+SHARED_LDFLAGS = -shared -Wl,-soname,$(SONAME)
+endif
+
+# check-portable: everything compiled as on a system with plain POSIX plus
+# kqueue. base/platform.hpp turns every Linux extra off, and the poison
+# header makes any later mention of a Linux-only name an error; the kqueue
+# emulation itself (a stand-in for a kernel) is exempt.
+ifneq ($(PORTABLE),)
+override CPPFLAGS += -DREACTOR_FORCE_PORTABLE=1
+PORTABLE_FLAGS := -include tests/portable/poison.hpp
+$(BUILD)/testobj/tests/kqueue_emu/%.o: PORTABLE_FLAGS :=
 endif
 
 # Every build of the test library has the fault-injection seam
@@ -58,7 +106,7 @@ LIB_OBJS     := $(LIB_SRCS:%.cpp=$(BUILD)/obj/%.o)
 TESTLIB_OBJS := $(LIB_SRCS:%.cpp=$(BUILD)/testobj/%.o) $(KQ_EMU_SRCS:%.cpp=$(BUILD)/testobj/%.o) \
                 $(FAULT_SRCS:%.cpp=$(BUILD)/testobj/%.o)
 STATIC_LIB   := $(BUILD)/lib/libreactor.a
-SHARED_LIB   := $(BUILD)/lib/libreactor.so
+SHARED_LIB   := $(BUILD)/lib/$(SHARED_NAME)
 TEST_LIB     := $(BUILD)/lib/libreactor_test.a
 
 # Examples: examples/NAME.cpp is one program; examples/NAME/*.cpp is one
@@ -86,8 +134,11 @@ BENCH_SRCS   := $(wildcard tests/bench/*.cpp)
 BENCHES      := $(BENCH_SRCS:tests/bench/%.cpp=$(BUILD)/bench/%)
 
 DEPS_STAMP   := $(BUILD)/.deps-ok
+# A build with STDLIB checks its toolchain before the first object; the
+# default build needs nothing installed (DESIGN.md).
+TOOLCHAIN_STAMP := $(if $(STDLIB),| $(BUILD)/.toolchain-ok)
 
-.PHONY: all lib examples test bench bench-http bench-scaling demo install uninstall fuzz clean check-deps
+.PHONY: all lib examples test bench bench-http bench-scaling demo install uninstall fuzz clean check-deps check-portable
 .DEFAULT_GOAL := all
 # Keep object files of tests and examples between runs.
 .SECONDARY:
@@ -107,37 +158,37 @@ $(STATIC_LIB): $(LIB_OBJS)
 
 $(SHARED_LIB): $(LIB_OBJS)
 	@mkdir -p $(@D)
-	$(CXX) -shared -Wl,-soname,libreactor.so.$(SOVERSION) $(LDFLAGS) -o $@ $^
+	$(CXX) $(SHARED_LDFLAGS) $(LDFLAGS) -o $@ $^
 
 $(TEST_LIB): $(TESTLIB_OBJS)
 	@mkdir -p $(@D)
 	rm -f $@ && ar rcs $@ $^
 
-$(BUILD)/obj/%.o: %.cpp
+$(BUILD)/obj/%.o: %.cpp $(TOOLCHAIN_STAMP)
 	@mkdir -p $(@D)
-	$(CXX) $(CPPFLAGS) $(CXXFLAGS) $(DEPFLAGS) -c -o $@ $<
+	$(CXX) $(PORTABLE_FLAGS) $(CPPFLAGS) $(CXXFLAGS) $(DEPFLAGS) -c -o $@ $<
 
 $(BUILD)/testobj/%.o: %.cpp | $(DEPS_STAMP)
 	@mkdir -p $(@D)
-	$(CXX) $(CPPFLAGS) $(TEST_CPPFLAGS) -Itests $(CXXFLAGS) $(DEPFLAGS) -c -o $@ $<
+	$(CXX) $(PORTABLE_FLAGS) $(CPPFLAGS) $(TEST_CPPFLAGS) -Itests $(CXXFLAGS) $(DEPFLAGS) -c -o $@ $<
 
 $(SINGLE_EXAMPLES): $(BUILD)/examples/%: examples/%.cpp $(STATIC_LIB)
 	@mkdir -p $(@D)
-	$(CXX) $(CPPFLAGS) $(CXXFLAGS) $(DEPFLAGS) -o $@ $< $(STATIC_LIB) $(LDFLAGS)
+	$(CXX) $(PORTABLE_FLAGS) $(CPPFLAGS) $(CXXFLAGS) $(DEPFLAGS) -o $@ $< $(STATIC_LIB) $(LDFLAGS)
 
 # A multi-file example: every .cpp in examples/NAME/.
 .SECONDEXPANSION:
 $(MULTI_EXAMPLES): $(BUILD)/examples/%: $$(wildcard examples/%/*.cpp) $$(wildcard examples/%/*.hpp) $(STATIC_LIB)
 	@mkdir -p $(@D)
-	$(CXX) $(CPPFLAGS) $(CXXFLAGS) -o $@ $(filter %.cpp,$^) $(STATIC_LIB) $(LDFLAGS)
+	$(CXX) $(PORTABLE_FLAGS) $(CPPFLAGS) $(CXXFLAGS) -o $@ $(filter %.cpp,$^) $(STATIC_LIB) $(LDFLAGS)
 
 $(SINGLE_TEST_EXAMPLES): $(BUILD)/test-examples/%: examples/%.cpp $(TEST_LIB)
 	@mkdir -p $(@D)
-	$(CXX) $(CPPFLAGS) $(TEST_CPPFLAGS) $(CXXFLAGS) $(DEPFLAGS) -o $@ $< $(TEST_LIB) $(LDFLAGS)
+	$(CXX) $(PORTABLE_FLAGS) $(CPPFLAGS) $(TEST_CPPFLAGS) $(CXXFLAGS) $(DEPFLAGS) -o $@ $< $(TEST_LIB) $(LDFLAGS)
 
 $(MULTI_TEST_EXAMPLES): $(BUILD)/test-examples/%: $$(wildcard examples/%/*.cpp) $$(wildcard examples/%/*.hpp) $(TEST_LIB)
 	@mkdir -p $(@D)
-	$(CXX) $(CPPFLAGS) $(TEST_CPPFLAGS) $(CXXFLAGS) -o $@ $(filter %.cpp,$^) $(TEST_LIB) $(LDFLAGS)
+	$(CXX) $(PORTABLE_FLAGS) $(CPPFLAGS) $(TEST_CPPFLAGS) $(CXXFLAGS) -o $@ $(filter %.cpp,$^) $(TEST_LIB) $(LDFLAGS)
 
 $(BUILD)/tests/%: $(BUILD)/testobj/tests/%.o $(TEST_SUPPORT_OBJS) $(TEST_LIB)
 	@mkdir -p $(@D)
@@ -150,21 +201,39 @@ $(BUILD)/tests/loadgen_test $(BUILD)/tests/histogram_test: $(LOADGEN_TEST_OBJS)
 
 $(BUILD)/bench/%: tests/bench/%.cpp $(STATIC_LIB)
 	@mkdir -p $(@D)
-	$(CXX) $(CPPFLAGS) $(CXXFLAGS) $(DEPFLAGS) -o $@ $< $(STATIC_LIB) $(LDFLAGS)
+	$(CXX) $(PORTABLE_FLAGS) $(CPPFLAGS) $(CXXFLAGS) $(DEPFLAGS) -o $@ $< $(STATIC_LIB) $(LDFLAGS)
 
-# doctest comes from the system (Debian: doctest-dev). If the header is
-# missing, scripts/install-deps.sh installs it or says what to install.
+# doctest comes from the system (Debian: doctest-dev), and with STDLIB so
+# does the C++ library. If one is missing, scripts/install-deps.sh installs
+# it or says what to install.
 $(DEPS_STAMP):
-	@scripts/install-deps.sh
+	@CXX="$(CXX)" STDLIB="$(STDLIB)" CPPFLAGS="$(CPPFLAGS)" scripts/install-deps.sh
+	@mkdir -p $(@D) && touch $@
+
+$(BUILD)/.toolchain-ok:
+	@CXX="$(CXX)" STDLIB="$(STDLIB)" CPPFLAGS="$(CPPFLAGS)" scripts/install-deps.sh toolchain
 	@mkdir -p $(@D) && touch $@
 
 check-deps:
-	@scripts/install-deps.sh
+	@CXX="$(CXX)" STDLIB="$(STDLIB)" CPPFLAGS="$(CPPFLAGS)" scripts/install-deps.sh
 
 # The suites need the examples too: some tests drive them as a user would.
 test: $(TEST_BINS) $(EXAMPLES) $(TEST_EXAMPLES)
-	@BACKENDS="$(BACKENDS)" BUILD="$(BUILD)" REACTOR_EXAMPLES="$(BUILD)/test-examples" \
-	    scripts/run-tests.sh $(TEST_BINS)
+	@BACKENDS="$(BACKENDS)" KQUEUE_FLAVORS="$(KQUEUE_FLAVORS)" BUILD="$(BUILD)" \
+	    REACTOR_EXAMPLES="$(BUILD)/test-examples" scripts/run-tests.sh $(TEST_BINS)
+
+# check-portable (Linux): first, no file tests __linux__ but the one that
+# decides (base/platform.hpp) and the kernel stand-in; then the whole tree
+# -- library, examples, suites -- built with PORTABLE=1 (see above) in its
+# own folder, and its suites run on the kqueue emulation and poll, so every
+# fallback is compiled and exercised.
+check-portable:
+	@bad=$$(grep -rn '__linux__' src include tests examples | \
+	    grep -v -e '^src/base/platform.hpp:' -e '^tests/kqueue_emu/' -e '^tests/portable/'); \
+	if [ -n "$$bad" ]; then \
+	    echo "check-portable: __linux__ tested outside src/base/platform.hpp:"; \
+	    echo "$$bad"; exit 1; fi
+	@$(MAKE) --no-print-directory PORTABLE=1 test
 
 demo: all
 	@BUILD="$(BUILD)" scripts/c10k.sh
@@ -181,9 +250,10 @@ install: lib
 	mkdir -p $(INSTALL_INC) $(INSTALL_LIB)/pkgconfig $(INSTALL_LIB)/cmake/reactor
 	cp -R include/reactor $(INSTALL_INC)/
 	cp $(STATIC_LIB) $(INSTALL_LIB)/libreactor.a
-	cp $(SHARED_LIB) $(INSTALL_LIB)/libreactor.so.$(VERSION)
-	ln -sf libreactor.so.$(VERSION) $(INSTALL_LIB)/libreactor.so.$(SOVERSION)
-	ln -sf libreactor.so.$(SOVERSION) $(INSTALL_LIB)/libreactor.so
+	rm -f $(INSTALL_LIB)/$(SHARED_REAL) $(INSTALL_LIB)/$(SONAME) $(INSTALL_LIB)/$(SHARED_NAME)
+	cp $(SHARED_LIB) $(INSTALL_LIB)/$(SHARED_REAL)
+	ln -s $(SHARED_REAL) $(INSTALL_LIB)/$(SONAME)
+	ln -s $(SONAME) $(INSTALL_LIB)/$(SHARED_NAME)
 	sed -e 's|@PREFIX@|$(abspath $(PREFIX))|g' -e 's|@VERSION@|$(VERSION)|g' \
 	    scripts/package/reactor.pc.in > $(INSTALL_LIB)/pkgconfig/reactor.pc
 	cp scripts/package/reactorConfig.cmake $(INSTALL_LIB)/cmake/reactor/

@@ -11,6 +11,7 @@
 #include <reactor/reactor.hpp>
 
 #include <arpa/inet.h>
+#include <fcntl.h>
 #include <netinet/in.h>
 #include <sys/socket.h>
 #include <unistd.h>
@@ -34,8 +35,17 @@ struct Client {
 };
 
 // [listen]
+// Plain POSIX, so it runs on Linux, the BSDs and macOS alike: the flags are
+// set right after the fd is born. (The library's Socket does it atomically
+// with SOCK_NONBLOCK and accept4() where the system has them.)
+void make_nonblocking(int fd) {
+    ::fcntl(fd, F_SETFL, ::fcntl(fd, F_GETFL) | O_NONBLOCK);
+    ::fcntl(fd, F_SETFD, FD_CLOEXEC);  // not inherited by a child that execs
+}
+
 int listen_on(std::uint16_t port) {
-    const int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+    const int fd = ::socket(AF_INET, SOCK_STREAM, 0);
+    make_nonblocking(fd);
     const int one = 1;
     ::setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
     sockaddr_in addr{};
@@ -78,7 +88,8 @@ int main(int argc, char** argv) {
             if (n > 0) c.pending.append(buf, static_cast<std::size_t>(n));
         }
         if (!c.pending.empty()) {
-            const ssize_t n = ::send(fd, c.pending.data(), c.pending.size(), MSG_NOSIGNAL);
+            // Flags 0: the loop ignores SIGPIPE, so a vanished peer is EPIPE.
+            const ssize_t n = ::send(fd, c.pending.data(), c.pending.size(), 0);
             if (n < 0 && errno != EAGAIN && errno != EINTR) return close_client(fd);
             if (n > 0) c.pending.erase(0, static_cast<std::size_t>(n));
         }
@@ -95,8 +106,9 @@ int main(int argc, char** argv) {
     // [accept]
     const reactor::WatcherId acceptor = loop.watch(listener, reactor::Readable, [&](reactor::Events) {
         for (int i = 0; i < 64; ++i) {  // accept until EAGAIN, at most 64 per wake-up
-            const int fd = ::accept4(listener, nullptr, nullptr, SOCK_NONBLOCK | SOCK_CLOEXEC);
+            const int fd = ::accept(listener, nullptr, nullptr);
             if (fd < 0) return;  // EAGAIN: no one else waiting (EMFILE: see TcpServer)
+            make_nonblocking(fd);
             auto c = std::make_unique<Client>(Client{fd, {}, {}});
             c->watcher = loop.watch(fd, reactor::Readable, [&on_client, fd](reactor::Events ev) { on_client(fd, ev); });
             clients[fd] = std::move(c);

@@ -78,7 +78,7 @@ int run_server_child(int port_out, int control_in, int report_out, Cap cap) {
 
 // Sends `text` on a blocking-with-deadline basis and waits for its echo.
 bool echoes(int fd, const std::string& text) {
-    if (::send(fd, text.data(), text.size(), MSG_NOSIGNAL) != static_cast<ssize_t>(text.size())) return false;
+    if (::send(fd, text.data(), text.size(), REACTOR_MSG_NOSIGNAL) != static_cast<ssize_t>(text.size())) return false;
     std::string got;
     const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(15);
     while (got.size() < text.size() && std::chrono::steady_clock::now() < deadline) {
@@ -130,8 +130,7 @@ std::string flood_child(Cap cap) {
     // in the kernel (backlog) whether or not the child accepts them.
     std::vector<Fd> flood;
     for (int i = 0; i < 150; ++i) {
-        Fd fd(::socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0));
-        REQUIRE(fd.get() >= 0);
+        Fd fd = make_stream_socket(AF_INET);
         (void)::connect(fd.get(), where.native(), where.length());
         flood.push_back(std::move(fd));
     }

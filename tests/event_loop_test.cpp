@@ -195,7 +195,9 @@ TEST_CASE("EOF: closing the writer makes the reader Readable, and read() returns
 
 TEST_CASE("EOF: data written before the close is still read before the EOF") {
     EventLoop loop;
-    auto [reader, writer] = make_socketpair();
+    auto reader_writer = make_socketpair();  // not a structured binding: lambdas capture these (clang 14)
+    auto& reader = reader_writer.first;
+    auto& writer = reader_writer.second;
     write_all(writer.get(), "last words");
     writer.reset();
 
@@ -279,7 +281,9 @@ TEST_CASE("Writable is turned on when output fills and off when it drains, insid
     // socket does not take at once waits in `output`, with Writable on
     // until it has all gone out. The client end reads on the same loop.
     EventLoop loop;
-    auto [server, client] = make_socketpair();
+    auto server_client = make_socketpair();  // not a structured binding: lambdas capture these (clang 14)
+    auto& server = server_client.first;
+    auto& client = server_client.second;
     const std::string reply(4 * 1024 * 1024, 'r');
     std::size_t sent = 0;
     std::size_t received = 0;
@@ -341,7 +345,9 @@ TEST_CASE("Writable is turned on when output fills and off when it drains, insid
 
 TEST_CASE("a callback that disables Writable is not called again for Writable") {
     EventLoop loop;
-    auto [a, b] = make_socketpair();
+    auto a_b = make_socketpair();  // not a structured binding: lambdas capture these (clang 14)
+    auto& a = a_b.first;
+    auto& b = a_b.second;
     int writable_calls = 0;
     int readable_calls = 0;
     WatcherId id;
@@ -466,7 +472,9 @@ TEST_CASE("a callback removing another watcher whose event is in the same batch"
 
 TEST_CASE("a callback may unwatch itself, then close its fd") {
     EventLoop loop;
-    auto [r, w] = make_pipe();
+    auto r_w = make_pipe();  // not a structured binding: lambdas capture these (clang 14)
+    auto& r = r_w.first;
+    auto& w = r_w.second;
     write_all(w.get(), "once");
     int calls = 0;
     WatcherId id;
@@ -532,7 +540,10 @@ TEST_CASE("destroying the loop destroys the callbacks it still holds, without ca
 
 // ---- errors -----------------------------------------------------------------------
 
-TEST_CASE("watch() of a regular file: epoll refuses it with EPERM, other backends accept it") {
+TEST_CASE("watch() of a regular file is refused with EPERM on every backend") {
+    // epoll refuses regular files; poll would call them always ready and
+    // kqueue ready only while unread bytes remain (never EOF), so every
+    // backend refuses them alike (docs/backends.md): read such an fd directly.
     EventLoop loop;
     char path[] = "/tmp/reactor-event-loop-test-XXXXXX";
     Fd file(::mkstemp(path));
@@ -540,27 +551,12 @@ TEST_CASE("watch() of a regular file: epoll refuses it with EPERM, other backend
     ::unlink(path);
     write_all(file.get(), "contents");
 
-    int calls = 0;
-    Events seen = NoEvents;
     std::error_code ec;
-    const WatcherId id = loop.watch(file.get(), Readable, [&](Events ev) {
-        ++calls;
-        seen |= ev;
-    }, ec);
-
-    if (loop.backend() == "epoll") {
-        CHECK(ec == std::errc::operation_not_permitted);
-        CHECK_FALSE(id);
-        CHECK(loop.watcher_count() == 0);
-        CHECK_THROWS_AS(loop.watch(file.get(), Readable, [](Events) {}), std::system_error);
-    } else {
-        // poll(2) and kqueue report a regular file as always readable.
-        CHECK_FALSE(ec);
-        REQUIRE(id);
-        REQUIRE(run_until(loop, [&] { return calls > 0; }));
-        CHECK((seen & Readable) != 0);
-        CHECK(loop.unwatch(id));
-    }
+    const WatcherId id = loop.watch(file.get(), Readable, [](Events) {}, ec);
+    CHECK(ec == std::errc::operation_not_permitted);
+    CHECK_FALSE(id);
+    CHECK(loop.watcher_count() == 0);
+    CHECK_THROWS_AS(loop.watch(file.get(), Readable, [](Events) {}), std::system_error);
     CHECK(loop.watcher_count() == 0);
 }
 

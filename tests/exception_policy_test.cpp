@@ -114,7 +114,9 @@ TEST_CASE("a repeating timer that throws stays armed for its next tick, and can 
 
 TEST_CASE("an fd watcher that throws stays registered; the fd is reported again while ready") {
     CheckedLoop loop;
-    auto [r, w] = make_pipe();
+    auto r_w = make_pipe();  // not a structured binding: lambdas capture these (clang 14)
+    auto& r = r_w.first;
+    auto& w = r_w.second;
     write_all(w.get(), "x");
     int calls = 0;
     std::string got;
@@ -177,6 +179,7 @@ TEST_CASE("a queue_work completion that throws is destroyed at once, on the loop
     // and the pool thread still holds the task (and so the last reference).
     // Driven directly, holding that reference as the pool thread would.
     struct Witness {
+        explicit Witness(bool* a) : alive(a) {}  // make_shared needs it before clang 16
         bool* alive;
         ~Witness() { *alive = false; }
     };

@@ -18,7 +18,9 @@
 
 #include <sys/stat.h>
 #include <unistd.h>
-#if defined(__linux__)
+
+#include "base/platform.hpp"
+#if REACTOR_HAVE_SETFSUID
 #include <sys/syscall.h>
 #endif
 
@@ -144,7 +146,7 @@ TEST_CASE("read_file of an unreadable file: EACCES") {
         CHECK(data.empty());
         return;
     }
-#if defined(__linux__)
+#if REACTOR_HAVE_SETFSUID
     // Root bypasses permission checks (CAP_DAC_OVERRIDE). On Linux the file
     // system uid is per thread, and changing it from 0 to non-zero clears
     // the file-system capabilities of that thread only (capabilities(7)):

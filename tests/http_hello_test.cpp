@@ -120,7 +120,7 @@ TEST_CASE("http_hello --send-timeout cuts off a client that sends but never read
     const auto start = std::chrono::steady_clock::now();
     bool closed = false;
     while (!closed && std::chrono::steady_clock::now() - start < kDeadline) {
-        const ssize_t n = ::send(fd.get(), batch.data(), batch.size(), MSG_NOSIGNAL);
+        const ssize_t n = ::send(fd.get(), batch.data(), batch.size(), REACTOR_MSG_NOSIGNAL);
         if (n < 0 && errno != EAGAIN && errno != EWOULDBLOCK) closed = true;
         pollfd p{fd.get(), 0, 0};
         ::poll(&p, 1, 20);

@@ -9,6 +9,7 @@
 #pragma once
 
 #include "test_util.hpp"
+#include "base/platform.hpp"  // REACTOR_MSG_NOSIGNAL
 
 #include <fcntl.h>
 #include <poll.h>
@@ -74,7 +75,7 @@ private:
         std::size_t off = 0;
         // The clients read promptly; a short wait on a full buffer is fine in a test server.
         for (int tries = 0; off < data.size() && tries < 1000; ++tries) {
-            const ssize_t n = ::send(fd, data.data() + off, data.size() - off, MSG_NOSIGNAL);
+            const ssize_t n = ::send(fd, data.data() + off, data.size() - off, REACTOR_MSG_NOSIGNAL);
             if (n > 0) {
                 off += static_cast<std::size_t>(n);
             } else if (n < 0 && errno != EAGAIN && errno != EINTR) {
@@ -98,8 +99,9 @@ private:
             if (fds[0].revents) return;
             if (fds[1].revents & POLLIN) {
                 for (;;) {
-                    const int cfd = ::accept4(listener_.get(), nullptr, nullptr, SOCK_NONBLOCK);
+                    const int cfd = ::accept(listener_.get(), nullptr, nullptr);
                     if (cfd < 0) break;
+                    set_nonblocking(cfd);
                     if (behaviour_ == Behaviour::ChatRelay) {
                         for (auto& [ofd, o] : clients) send_all(ofd, "* fd" + std::to_string(cfd) + " joined\n");
                     }

@@ -133,7 +133,9 @@ TEST_CASE("post: a function posted by a posted function runs in the next iterati
 
 TEST_CASE("post: a function re-posting itself does not starve I/O") {
     EventLoop loop;
-    auto [r, w] = make_pipe();
+    auto r_w = make_pipe();  // not a structured binding: lambdas capture these (clang 14)
+    auto& r = r_w.first;
+    auto& w = r_w.second;
     int io_calls = 0;
     int reposts_at_io = -1;
     int reposts = 0;

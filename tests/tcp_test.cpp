@@ -568,7 +568,7 @@ TEST_CASE("a reader that keeps up is never hit by the write timeout") {
     while (got.size() < big.size() && std::chrono::steady_clock::now() < deadline) {
         loop.run_once(std::chrono::milliseconds(5));
         if (read_into(client.get(), got) <= 0) break;
-        (void)::send(client.get(), "k", 1, MSG_NOSIGNAL);
+        (void)::send(client.get(), "k", 1, REACTOR_MSG_NOSIGNAL);
     }
     CHECK(got.size() == big.size());
     CHECK((got == big));  // parenthesised: doctest would print 8 MiB

@@ -3,6 +3,7 @@
 #pragma once
 
 #include "test_util.hpp"
+#include "base/platform.hpp"  // REACTOR_MSG_NOSIGNAL
 
 #include <reactor/event_loop.hpp>
 #include <reactor/socket_address.hpp>
@@ -26,8 +27,7 @@ namespace reactor::test {
 /// server accepting, up to its backlog), then the socket is made
 /// non-blocking.
 inline Fd tcp_connect(const SocketAddress& address) {
-    Fd fd(::socket(address.family(), SOCK_STREAM | SOCK_CLOEXEC, 0));
-    if (fd.get() < 0) throw std::system_error(errno, std::system_category(), "socket");
+    Fd fd = make_stream_socket(address.family(), /*nonblocking=*/false);
     if (::connect(fd.get(), address.native(), address.length()) != 0) {
         throw std::system_error(errno, std::system_category(), "connect");
     }
@@ -54,7 +54,7 @@ inline int read_into(int fd, std::string& out) {
 /// Writes what the socket takes now from data[offset..]; advances offset.
 inline void write_some(int fd, const std::string& data, std::size_t& offset) {
     while (offset < data.size()) {
-        const ssize_t n = ::send(fd, data.data() + offset, data.size() - offset, MSG_NOSIGNAL);
+        const ssize_t n = ::send(fd, data.data() + offset, data.size() - offset, REACTOR_MSG_NOSIGNAL);
         if (n <= 0) return;
         offset += static_cast<std::size_t>(n);
     }

@@ -9,6 +9,7 @@
 #include <unistd.h>
 
 #include <cerrno>
+#include <csignal>
 #include <cstdlib>
 #include <fstream>
 #include <stdexcept>
@@ -21,11 +22,32 @@ namespace {
 void check(bool ok, const char* what) {
     if (!ok) throw std::system_error(errno, std::system_category(), what);
 }
+
+// The suites run as a server does: SIGPIPE ignored (EventLoop does the same
+// on its first construction). A test's own send() to a closed peer then
+// fails with EPIPE also where MSG_NOSIGNAL does not exist (macOS), even
+// before any loop was created.
+const bool sigpipe_ignored = [] {
+    ::signal(SIGPIPE, SIG_IGN);
+    return true;
+}();
+}  // namespace
+
 void set_nonblocking(int fd) {
     check(::fcntl(fd, F_SETFL, ::fcntl(fd, F_GETFL) | O_NONBLOCK) == 0, "fcntl");
     check(::fcntl(fd, F_SETFD, FD_CLOEXEC) == 0, "fcntl");
 }
-}  // namespace
+
+Fd make_stream_socket(int family, bool nonblocking) {
+    Fd fd(::socket(family, SOCK_STREAM, 0));
+    check(fd.get() >= 0, "socket");
+    if (nonblocking) {
+        set_nonblocking(fd.get());
+    } else {
+        check(::fcntl(fd.get(), F_SETFD, FD_CLOEXEC) == 0, "fcntl");
+    }
+    return fd;
+}
 
 bool run_until(EventLoop& loop, const std::function<bool()>& done, std::chrono::milliseconds limit) {
     const auto deadline = std::chrono::steady_clock::now() + limit;

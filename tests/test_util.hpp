@@ -52,6 +52,13 @@ private:
 };
 
 /// A non-blocking pipe: {read end, write end}.
+/// A socket of `family` and SOCK_STREAM, close-on-exec and, if asked,
+/// non-blocking: socket() then fcntl(), plain POSIX, so it runs everywhere
+/// (SOCK_NONBLOCK in socket()'s type is Linux's and the BSDs', not macOS's).
+Fd make_stream_socket(int family, bool nonblocking = true);
+/// Sets O_NONBLOCK and FD_CLOEXEC on `fd` (fcntl); throws on failure.
+void set_nonblocking(int fd);
+
 std::pair<Fd, Fd> make_pipe();
 /// A non-blocking AF_UNIX stream socketpair.
 std::pair<Fd, Fd> make_socketpair();

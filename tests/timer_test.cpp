@@ -253,7 +253,9 @@ TEST_CASE("a stale TimerId cancels nothing, even after its slot is reused") {
 
 TEST_CASE("a timer re-arming itself with zero delay does not starve I/O") {
     EventLoop loop;
-    auto [r, w] = make_pipe();
+    auto r_w = make_pipe();  // not a structured binding: lambdas capture these (clang 14)
+    auto& r = r_w.first;
+    auto& w = r_w.second;
     int io_calls = 0;
     int rearms_at_io = -1;
     int rearms = 0;

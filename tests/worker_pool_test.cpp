@@ -453,7 +453,9 @@ TEST_CASE("REACTOR_THREADPOOL_SIZE: a positive decimal, clamped; anything else m
 }
 
 TEST_CASE("examples/cpu_block reports the loop's lag both ways and exits on its own") {
-    auto [out, status] = run_command(example_path("cpu_block") + " 2>&1");
+    auto out_status = run_command(example_path("cpu_block") + " 2>&1");  // not a structured binding: lambdas capture these (clang 14)
+    auto& out = out_status.first;
+    auto& status = out_status.second;
     CHECK(status == 0);
     CAPTURE(out);
     const auto figure = [&](const std::string& label) {

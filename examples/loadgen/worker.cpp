@@ -10,6 +10,7 @@
 #include "source_address.hpp"
 
 #include <arpa/inet.h>
+#include <fcntl.h>
 #include <netinet/tcp.h>
 #include <unistd.h>
 
@@ -121,8 +122,13 @@ void Run::start_connect(Conn& c) {
     for (;;) {
         c.connect_started = Clock::now();
         const int family = setup_.target.addr.ss_family;
-        c.fd = ::socket(family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+        // Plain POSIX (SOCK_NONBLOCK in the type is not on macOS).
+        c.fd = ::socket(family, SOCK_STREAM, 0);
         if (c.fd < 0) return connect_failed(c, errno);
+        if (::fcntl(c.fd, F_SETFL, ::fcntl(c.fd, F_GETFL) | O_NONBLOCK) != 0 ||
+            ::fcntl(c.fd, F_SETFD, FD_CLOEXEC) != 0) {
+            return connect_failed(c, errno);  // close(c) closes c.fd
+        }
         const int one = 1;
         (void)::setsockopt(c.fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
         const unsigned src = source_for(c);
@@ -236,8 +242,8 @@ void Run::send(Conn& c, std::string_view bytes) {
 
 void Run::flush(Conn& c) {
     while (c.out_off < c.out.size()) {
-        const ssize_t n = ::send(c.fd, c.out.data() + c.out_off, c.out.size() - c.out_off,
-                                 MSG_NOSIGNAL);
+        // Flags 0: the worker's loop ignores SIGPIPE (a gone peer is EPIPE).
+        const ssize_t n = ::send(c.fd, c.out.data() + c.out_off, c.out.size() - c.out_off, 0);
         if (n > 0) {
             c.out_off += static_cast<std::size_t>(n);
             totals.bytes_sent += static_cast<std::uint64_t>(n);

@@ -144,9 +144,10 @@ public:
     /// may be NoEvents (registered but quiet). The fd stays owned by the
     /// caller, who must unwatch() before closing it. Fails (returns a null id
     /// and sets `ec`) for a negative fd (EBADF) or if the poller refuses the
-    /// fd, e.g. EPERM for a regular file on epoll. `label` names the fd in
-    /// the tracer's lines (`loop.watch(fd, Readable, cb, "stdin")`); the TCP
-    /// and UDP classes pass a kind. Loop thread only.
+    /// fd, e.g. EPERM for a regular file or directory (every backend: read
+    /// those directly). `label` names the fd in the tracer's lines
+    /// (`loop.watch(fd, Readable, cb, "stdin")`); the TCP and UDP classes
+    /// pass a kind. Loop thread only.
     WatcherId watch(int fd, Events interest, IoCallback cb, std::error_code& ec, WatchLabel label = {});
     /// As above, but throws std::system_error on failure.
     WatcherId watch(int fd, Events interest, IoCallback cb, WatchLabel label = {});

@@ -59,7 +59,8 @@ public:
 
     /// Starts watching `fd` for `interest` (Readable and/or Writable, not
     /// empty). Fails with EEXIST if `fd` is already registered, EBADF for a
-    /// bad fd, EPERM for fds the backend cannot poll (regular files on epoll).
+    /// bad fd, EPERM for a regular file or directory (epoll cannot poll them,
+    /// and kqueue would never report their EOF: every backend refuses them).
     virtual std::error_code add(int fd, Events interest, std::uint64_t token) = 0;
 
     /// Changes the interest (not empty) and token of a registered fd.

@@ -25,14 +25,26 @@ find_dependency(Threads)
 # <prefix>/lib/cmake/reactor/ -> <prefix>
 get_filename_component(_reactor_prefix "${CMAKE_CURRENT_LIST_DIR}/../../.." ABSOLUTE)
 
+# The shared library: libreactor.so (soname libreactor.so.0), or on macOS
+# libreactor.dylib (install name <prefix>/lib/libreactor.0.dylib).
+if(APPLE)
+    set(_reactor_shared lib/libreactor.dylib)
+    set(_reactor_soname "${_reactor_prefix}/lib/libreactor.0.dylib")
+else()
+    set(_reactor_shared lib/libreactor.so)
+    set(_reactor_soname libreactor.so.0)
+endif()
+
 # A half-removed installation is reported here, not as a puzzling link error.
-foreach(_reactor_file include/reactor/reactor.hpp lib/libreactor.so lib/libreactor.a)
+foreach(_reactor_file include/reactor/reactor.hpp ${_reactor_shared} lib/libreactor.a)
     if(NOT EXISTS "${_reactor_prefix}/${_reactor_file}")
         set(reactor_FOUND FALSE)
         set(reactor_NOT_FOUND_MESSAGE
             "${_reactor_prefix}/${_reactor_file} is missing: reinstall reactor (make install)")
         unset(_reactor_file)
         unset(_reactor_prefix)
+        unset(_reactor_shared)
+        unset(_reactor_soname)
         return()
     endif()
 endforeach()
@@ -42,8 +54,8 @@ unset(_reactor_file)
 if(NOT TARGET reactor::reactor)
     add_library(reactor::reactor SHARED IMPORTED)
     set_target_properties(reactor::reactor PROPERTIES
-        IMPORTED_LOCATION "${_reactor_prefix}/lib/libreactor.so"
-        IMPORTED_SONAME "libreactor.so.0"
+        IMPORTED_LOCATION "${_reactor_prefix}/${_reactor_shared}"
+        IMPORTED_SONAME "${_reactor_soname}"
         INTERFACE_INCLUDE_DIRECTORIES "${_reactor_prefix}/include"
         INTERFACE_COMPILE_FEATURES cxx_std_20
         INTERFACE_LINK_LIBRARIES Threads::Threads)
@@ -60,3 +72,5 @@ if(NOT TARGET reactor::reactor_static)
 endif()
 
 unset(_reactor_prefix)
+unset(_reactor_shared)
+unset(_reactor_soname)

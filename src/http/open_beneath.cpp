@@ -52,11 +52,14 @@
 #include <utility>
 #include <vector>
 
-#if defined(__linux__) && __has_include(<linux/openat2.h>)
+#include "base/platform.hpp"
+
+#if REACTOR_HAVE_OPENAT2
 #include <linux/openat2.h>
 #include <sys/syscall.h>
-#if defined(SYS_openat2)
-#define REACTOR_HAVE_OPENAT2 1
+#if !defined(SYS_openat2)  // C library headers older than the kernel's
+#undef REACTOR_HAVE_OPENAT2
+#define REACTOR_HAVE_OPENAT2 0
 #endif
 #endif
 
@@ -217,7 +220,7 @@ LastStep open_last(int dir, const std::string& name, std::error_code& ec) {
 
 }  // namespace
 
-#if defined(REACTOR_HAVE_OPENAT2)
+#if REACTOR_HAVE_OPENAT2
 namespace {
 
 // One openat2() beneath `root_fd`, retried as the kernel asks.
@@ -246,7 +249,7 @@ int openat2_beneath(int root_fd, const std::string& path, int flags, std::error_
 #endif
 
 int open_beneath_kernel(int root_fd, std::string_view relative, std::error_code& ec) {
-#if defined(REACTOR_HAVE_OPENAT2)
+#if REACTOR_HAVE_OPENAT2
     if (is_absolute_or_has_nul(relative)) {
         ec = errno_code(relative.front() == '/' ? EXDEV : ENOENT);
         return -1;

@@ -1,20 +1,21 @@
 // src/loop/waker.cpp
 #include "loop/waker.hpp"
 
+#include "base/platform.hpp"
 #include "base/syscall.hpp"
 
 #include <cstdint>
 #include <fcntl.h>
 #include <unistd.h>
 
-#if defined(__linux__)
+#if REACTOR_HAVE_EVENTFD
 #include <sys/eventfd.h>
 #endif
 
 namespace reactor::detail {
 
 Waker::Waker() {
-#if defined(__linux__)
+#if REACTOR_HAVE_EVENTFD
     read_fd_ = write_fd_ = ::eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
     if (read_fd_ < 0) throw_error(last_error(), "reactor: eventfd");
 #else
@@ -35,7 +36,7 @@ Waker::~Waker() {
 }
 
 void Waker::wake() noexcept {
-#if defined(__linux__)
+#if REACTOR_HAVE_EVENTFD
     const std::uint64_t one = 1;
     // EAGAIN means the counter is saturated: the loop is awake already.
     while (::write(write_fd_, &one, sizeof one) < 0 && errno == EINTR) {
@@ -50,7 +51,7 @@ void Waker::wake() noexcept {
 void Waker::drain() noexcept {
     char buf[64];
     while (::read(read_fd_, buf, sizeof buf) > 0) {
-#if defined(__linux__)
+#if REACTOR_HAVE_EVENTFD
         break;  // one read resets an eventfd counter
 #endif
     }

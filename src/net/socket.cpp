@@ -2,6 +2,7 @@
 #include <reactor/socket.hpp>
 
 #include "net/socket_ops.hpp"
+#include "base/platform.hpp"
 #include "base/syscall.hpp"
 
 #include <fcntl.h>
@@ -12,17 +13,10 @@
 #include <utility>
 
 // Atomic non-blocking/close-on-exec flags at creation (SOCK_NONBLOCK,
-// SOCK_CLOEXEC) and accept4() exist on Linux and the BSDs but not on macOS.
-// With them no other thread can fork/exec between socket() and fcntl() and
-// leak the fd into a child; without them two fcntl() calls follow at once.
-#if defined(SOCK_NONBLOCK) && defined(SOCK_CLOEXEC)
-#define REACTOR_HAVE_SOCK_FLAGS 1
-#endif
-#if defined(REACTOR_HAVE_SOCK_FLAGS) && \
-    (defined(__linux__) || defined(__FreeBSD__) || defined(__NetBSD__) || \
-     defined(__OpenBSD__) || defined(__DragonFly__))
-#define REACTOR_HAVE_ACCEPT4 1
-#endif
+// SOCK_CLOEXEC) and accept4() exist on Linux and the BSDs but not on macOS
+// (base/platform.hpp). With them no other thread can fork/exec between
+// socket() and fcntl() and leak the fd into a child; without them two
+// fcntl() calls follow at once.
 
 namespace reactor {
 namespace {
@@ -30,7 +24,7 @@ namespace {
 using detail::last_error;
 using detail::retry_eintr;
 
-#if !defined(REACTOR_HAVE_SOCK_FLAGS) || !defined(REACTOR_HAVE_ACCEPT4)
+#if !REACTOR_HAVE_SOCK_FLAGS || !REACTOR_HAVE_ACCEPT4
 std::error_code make_nonblocking_cloexec(int fd) noexcept {
     const int flags = ::fcntl(fd, F_GETFL);
     if (flags < 0 || ::fcntl(fd, F_SETFL, flags | O_NONBLOCK) < 0) return last_error();
@@ -61,7 +55,7 @@ void Socket::close() noexcept {
 }
 
 Socket Socket::create(int family, int type, std::error_code& ec) noexcept {
-#ifdef REACTOR_HAVE_SOCK_FLAGS
+#if REACTOR_HAVE_SOCK_FLAGS
     Socket s(REACTOR_SYS(socket)(family, type | SOCK_NONBLOCK | SOCK_CLOEXEC, 0));
     if (!s) {
         ec = last_error();
@@ -113,7 +107,7 @@ Socket Socket::accept(std::error_code& ec, SocketAddress* peer) noexcept {
     for (;;) {
         socklen_t length = SocketAddress::capacity();
         socklen_t* plen = peer != nullptr ? &length : nullptr;
-#ifdef REACTOR_HAVE_ACCEPT4
+#if REACTOR_HAVE_ACCEPT4
         const int fd = REACTOR_SYS(accept4)(fd_, addr, plen, SOCK_NONBLOCK | SOCK_CLOEXEC);
 #else
         const int fd = REACTOR_SYS(accept)(fd_, addr, plen);
@@ -128,7 +122,7 @@ Socket Socket::accept(std::error_code& ec, SocketAddress* peer) noexcept {
         }
         Socket s(fd);
         if (peer != nullptr) peer->set_length(length);
-#ifndef REACTOR_HAVE_ACCEPT4
+#if !REACTOR_HAVE_ACCEPT4
         if ((ec = make_nonblocking_cloexec(fd))) return {};
 #endif
         // macOS: an accepted socket does not reliably inherit SO_NOSIGPIPE.

@@ -3,6 +3,7 @@
 // Internal: not installed.
 #pragma once
 
+#include "base/platform.hpp"
 #include "base/syscall.hpp"
 
 #include <sys/socket.h>
@@ -20,11 +21,7 @@ namespace reactor::detail {
 // rely on SO_NOSIGPIPE (set on every socket by Socket::set_no_sigpipe()).
 // Where the flag is missing, 0 keeps send() portable and SO_NOSIGPIPE plus
 // the loop's SIG_IGN keep SIGPIPE away.
-#ifdef MSG_NOSIGNAL
-inline constexpr int kSendFlags = MSG_NOSIGNAL;
-#else
-inline constexpr int kSendFlags = 0;
-#endif
+inline constexpr int kSendFlags = REACTOR_MSG_NOSIGNAL;  // MSG_NOSIGNAL or 0
 
 /// The hot-path forms, for the per-message reads and writes: EINTR retried,
 /// -1 with errno set on failure. No std::error_code is built on success

@@ -466,7 +466,7 @@ bool use_reuse_port(const TcpServerOptions& options, const SocketAddress& addres
     case Balance::Auto:
         break;
     }
-#if defined(__linux__) || defined(SO_REUSEPORT_LB)
+#if REACTOR_REUSEPORT_BALANCES  // base/platform.hpp
     return stream_inet;
 #else
     // macOS and older BSDs accept SO_REUSEPORT but do not balance with it.

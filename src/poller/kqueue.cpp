@@ -20,13 +20,35 @@
 //                                    too, as when epoll reports EPOLLHUP
 //   EV_EOF with fflags != 0       -> Error (fflags is the socket's so_error)
 //   EV_ERROR on a returned entry  -> Error
+//   EV_EOF on a pipe's write end  -> Writable|Error, as epoll and poll say
+//                                    (POLLERR): the reader is gone
 // kqueue tells EOF per direction, so with a single filter registered there
 // is never a Hangup; docs/backends.md has the table of what each backend
 // reports where.
 //
-// Portability: only <sys/event.h>, <sys/types.h>, <sys/time.h>, <fcntl.h>,
-// <unistd.h> and standard C++, so this file compiles unchanged on FreeBSD
-// and macOS. On Linux the test build compiles it against the emulation in
+// Where FreeBSD and macOS differ (docs/backends.md, "FreeBSD and macOS"):
+//   - EVFILT_WRITE on a pipe whose reader is gone: FreeBSD refuses it with
+//     EPIPE and registers nothing (sys_pipe.c, pipe_kqfilter); macOS
+//     registers it and reports EV_EOF at once (xnu sys_pipe.c). Either way
+//     the fd is reported Writable|Error while write interest is on: for
+//     FreeBSD this file remembers the refusal and reports it itself, since
+//     no kernel event will ever come.
+//   - The answer to a change: FreeBSD sets flags to EV_ERROR, macOS adds
+//     EV_ERROR to the change's flags: only the EV_ERROR bit is tested.
+//   - Deleting a filter of a closed fd: EBADF (FreeBSD) or ENOENT (macOS):
+//     both mean "gone".
+// Both kernels report a regular file readable only while unread bytes
+// remain (FreeBSD filt_vfsread, xnu filt_vnode_common), so a program
+// reading a redirected stdin to its end would never see EOF: add() refuses
+// regular files and directories with EPERM, as epoll does (and poll.cpp).
+//
+// fork(): a kqueue is not inherited (kqueue(2)); in the child its number
+// is free and may name another file. The destructor closes the kqueue only
+// in the process that created it.
+//
+// Portability: only <sys/event.h>, <sys/types.h>, <sys/time.h>,
+// <sys/stat.h>, <fcntl.h>, <unistd.h> and standard C++, so this file
+// compiles unchanged on FreeBSD and macOS. On Linux the test build compiles it against the emulation in
 // tests/kqueue_emu/ (REACTOR_KQUEUE_EMULATION).
 #include "poller/backends.hpp"
 
@@ -38,12 +60,14 @@
 #include <sys/types.h>
 #include <sys/event.h>
 #include <sys/time.h>
+#include <sys/stat.h>
 #include <fcntl.h>
 #include <unistd.h>
 
 #include <array>
 #include <cstddef>
 #include <cstdint>
+#include <vector>
 
 namespace reactor::detail {
 namespace {
@@ -52,11 +76,16 @@ enum class FilterState : std::uint8_t { Absent, Enabled, Disabled };
 
 // What this poller knows about one fd. Invariant: `registered` exactly when
 // at least one filter is not Absent, and then the kernel holds that filter
-// (until the fd is closed). The last four fields are scratch for wait():
+// (until the fd is closed) -- except a write filter the kernel refused with
+// EPIPE (`write_refused`): then `write` records only the interest, and
+// wait() reports Writable|Error itself while it is Enabled. `pipe` says the
+// fd is a pipe or FIFO. The last four fields are scratch for wait():
 // `wait_number` says which wait last saw the fd, and then `position` is its
 // entry in the output and the eof flags say which filters reported EOF.
 struct Slot {
     bool registered = false;
+    bool pipe = false;
+    bool write_refused = false;
     FilterState read = FilterState::Absent;
     FilterState write = FilterState::Absent;
     std::uint64_t token = 0;
@@ -74,7 +103,7 @@ struct Change {
 
 class KqueuePoller final : public Poller {
 public:
-    KqueuePoller() : kq_(::kqueue()), events_(64) {
+    KqueuePoller() : kq_(::kqueue()), owner_(::getpid()), events_(64) {
         if (kq_ < 0) throw_error(last_error(), "reactor: kqueue");
         // A kqueue is not inherited across fork(2), but it would survive a
         // plain exec(2) without this.
@@ -84,7 +113,11 @@ public:
             throw_error(ec, "reactor: fcntl(kqueue, FD_CLOEXEC)");
         }
     }
-    ~KqueuePoller() override { ::close(kq_); }
+    // In a child of fork() the number kq_ is not this kqueue (not inherited)
+    // and may be any file the child opened since: leave it alone.
+    ~KqueuePoller() override {
+        if (::getpid() == owner_) ::close(kq_);
+    }
 
     std::string_view name() const noexcept override { return "kqueue"; }
 
@@ -96,17 +129,26 @@ public:
         if (index >= slots_.size()) slots_.resize(index + 1);
         Slot& s = slots_[index];
         if (s.registered) return std::make_error_code(std::errc::file_exists);
+        struct stat st {};
+        if (::fstat(fd, &st) != 0) return last_error();
+        // Readable under kqueue only while unread bytes remain: EOF would
+        // never be reported. Refused, as epoll refuses them.
+        if (S_ISREG(st.st_mode) || S_ISDIR(st.st_mode)) {
+            return std::make_error_code(std::errc::operation_not_permitted);
+        }
+        const bool pipe = S_ISFIFO(st.st_mode);
 
         std::array<Change, 2> changes{};
         std::size_t n = 0;
         if (interest & Readable) changes[n++] = {EVFILT_READ, EV_ADD};
         if (interest & Writable) changes[n++] = {EVFILT_WRITE, EV_ADD};
         std::array<int, 2> errors = submit(fd, changes, n);
+        bool write_refused = false;
         for (std::size_t i = 0; i < n; ++i) {
-            // Older macOS (10.10, 10.11) fails EV_ADD with EPIPE for a pipe
-            // whose other end is already closed, yet registers the filter and
-            // then reports its EOF (tokio-rs/mio#582): not an error.
-            if (errors[i] == EPIPE) errors[i] = 0;
+            if (refused_for_dead_pipe(changes[i], errors[i])) {
+                errors[i] = 0;
+                write_refused = true;
+            }
         }
         for (std::size_t i = 0; i < n; ++i) {
             if (errors[i] == 0) continue;
@@ -114,7 +156,8 @@ public:
             std::array<Change, 2> undo{};
             std::size_t m = 0;
             for (std::size_t j = 0; j < n; ++j) {
-                if (errors[j] == 0) undo[m++] = {changes[j].filter, EV_DELETE};
+                const bool refused = write_refused && changes[j].filter == EVFILT_WRITE;
+                if (errors[j] == 0 && !refused) undo[m++] = {changes[j].filter, EV_DELETE};
             }
             (void)submit(fd, undo, m);
             return {errors[i], std::system_category()};
@@ -123,6 +166,9 @@ public:
         s.read = (interest & Readable) ? FilterState::Enabled : FilterState::Absent;
         s.write = (interest & Writable) ? FilterState::Enabled : FilterState::Absent;
         s.token = token;
+        s.pipe = pipe;
+        s.write_refused = write_refused;
+        if (write_refused) refused_.push_back(fd);
         return {};
     }
 
@@ -138,6 +184,11 @@ public:
         std::array<FilterState, 2> next{};
         std::size_t n = 0;
         auto plan = [&](short filter, FilterState& state, bool wanted) {
+            if (filter == EVFILT_WRITE && s->write_refused) {
+                // Nothing in the kernel: only the interest changes.
+                state = wanted ? FilterState::Enabled : FilterState::Disabled;
+                return;
+            }
             if (wanted && state != FilterState::Enabled) {
                 // EV_ADD creates an absent filter and updates an existing
                 // one; EV_ENABLE is still needed for a disabled one, because
@@ -159,7 +210,11 @@ public:
         const std::array<int, 2> errors = submit(fd, changes, n);
         std::error_code first;
         for (std::size_t i = 0; i < n; ++i) {
-            if (errors[i] == 0) {
+            if (*states[i] == FilterState::Absent && refused_for_dead_pipe(changes[i], errors[i])) {
+                s->write_refused = true;
+                refused_.push_back(fd);
+                *states[i] = next[i];
+            } else if (errors[i] == 0) {
                 *states[i] = next[i];
             } else if (!first) {
                 first = {errors[i], std::system_category()};
@@ -179,7 +234,9 @@ public:
             changes[n] = {EVFILT_READ, EV_DELETE};
             states[n++] = &s->read;
         }
-        if (s->write != FilterState::Absent) {
+        if (s->write_refused) {
+            s->write = FilterState::Absent;  // never in the kernel
+        } else if (s->write != FilterState::Absent) {
             changes[n] = {EVFILT_WRITE, EV_DELETE};
             states[n++] = &s->write;
         }
@@ -199,6 +256,7 @@ public:
         // closed, which drops its filters, or given up on; a slot left
         // registered would refuse the next fd with this number (EEXIST).
         // Found by fault injection (tests/fault_injection_test.cpp).
+        if (s->write_refused) std::erase(refused_, fd);
         *s = Slot{};
         return first;
     }
@@ -212,9 +270,21 @@ public:
             ts.tv_nsec = static_cast<long>(timeout_ms % 1000) * 1000000L;
             timeout = &ts;
         }
-        const int n =
-            REACTOR_SYS(kevent)(kq_, nullptr, 0, events_.data(), static_cast<int>(events_.size()), timeout);
-        if (n < 0) return errno == EINTR ? std::error_code{} : last_error();
+        // A refused write filter with write interest is ready now: look
+        // without sleeping.
+        for (int fd : refused_) {
+            const Slot* s = find(fd);
+            if (s != nullptr && s->write == FilterState::Enabled) {
+                ts = {};
+                timeout = &ts;
+                break;
+            }
+        }
+        int n = REACTOR_SYS(kevent)(kq_, nullptr, 0, events_.data(), static_cast<int>(events_.size()), timeout);
+        if (n < 0) {
+            if (errno != EINTR) return last_error();
+            n = 0;
+        }
 
         ++wait_number_;
         out.reserve(static_cast<std::size_t>(n));
@@ -233,14 +303,34 @@ public:
             }
             out[s->position].events |= translate(ev, *s);
         }
+        for (int fd : refused_) {
+            Slot* s = find(fd);
+            if (s == nullptr || s->write != FilterState::Enabled) continue;
+            if (s->wait_number != wait_number_) {
+                s->wait_number = wait_number_;
+                s->position = out.size();
+                s->read_eof = false;
+                s->write_eof = false;
+                out.push_back(PollEvent{s->token, NoEvents});
+            }
+            out[s->position].events |= Writable | Error;
+        }
         // A full batch hints at more ready filters: take more next time.
-        if (static_cast<std::size_t>(n) == events_.size() && events_.size() < 8192) {
+        if (n > 0 && static_cast<std::size_t>(n) == events_.size() && events_.size() < 8192) {
             events_.resize(events_.size() * 2);
         }
         return {};
     }
 
 private:
+    // FreeBSD refuses EVFILT_WRITE on a pipe whose reader is gone with EPIPE
+    // and registers nothing (sys_pipe.c, pipe_kqfilter; older macOS too,
+    // tokio-rs/mio#582). The fd is writable -- write() fails with EPIPE at
+    // once -- so the caller must still be woken: wait() reports it.
+    static bool refused_for_dead_pipe(const Change& change, int error) {
+        return change.filter == EVFILT_WRITE && (change.flags & EV_ADD) != 0 && error == EPIPE;
+    }
+
     Slot* find(int fd) {
         if (fd < 0 || static_cast<std::size_t>(fd) >= slots_.size()) return nullptr;
         Slot& s = slots_[static_cast<std::size_t>(fd)];
@@ -258,6 +348,9 @@ private:
         } else if (ev.filter == EVFILT_WRITE) {
             e |= Writable;
             s.write_eof = s.write_eof || eof;
+            // A pipe's reader is gone (macOS reports it so, FreeBSD once it
+            // happens after the filter was added): epoll and poll say POLLERR.
+            if (eof && s.pipe) e |= Error;
         }
         // With EV_EOF, a socket's filters carry its pending error in fflags
         // (FreeBSD filt_soread/filt_sowrite; the same on macOS).
@@ -305,6 +398,8 @@ private:
     }
 
     int kq_;
+    pid_t owner_;                        // the process whose kqueue kq_ is
+    std::vector<int> refused_;           // fds whose write filter was refused (EPIPE)
     std::vector<Slot> slots_;            // by fd
     std::vector<struct kevent> events_;  // wait()'s buffer, grown when a batch fills it
     std::uint64_t wait_number_ = 0;

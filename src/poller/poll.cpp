@@ -15,10 +15,15 @@
 //    POLLNVAL (the fd was closed while registered) becomes Error.
 //  - On Linux, POLLHUP after a peer's close comes with POLLIN; elsewhere it
 //    may come alone (macOS): readers must treat Hangup as "read until EOF".
+//  - poll(2) reports a regular file (or directory) always ready, kqueue only
+//    while unread bytes remain, epoll refuses it: every backend refuses it
+//    with EPERM, so a program finds out on every system alike that it must
+//    read such an fd directly (docs/backends.md).
 #include "poller/backends.hpp"
 #include "base/syscall.hpp"
 
 #include <poll.h>
+#include <sys/stat.h>
 
 namespace reactor::detail {
 namespace {
@@ -47,6 +52,11 @@ public:
         if (fd < 0) return std::make_error_code(std::errc::bad_file_descriptor);
         if (static_cast<std::size_t>(fd) >= index_.size()) index_.resize(static_cast<std::size_t>(fd) + 1, -1);
         if (index_[static_cast<std::size_t>(fd)] >= 0) return std::make_error_code(std::errc::file_exists);
+        // A closed fd is still accepted (poll learns of it as POLLNVAL).
+        struct stat st {};
+        if (::fstat(fd, &st) == 0 && (S_ISREG(st.st_mode) || S_ISDIR(st.st_mode))) {
+            return std::make_error_code(std::errc::operation_not_permitted);
+        }
         index_[static_cast<std::size_t>(fd)] = static_cast<int>(pollfds_.size());
         pollfds_.push_back(pollfd{fd, to_poll(interest), 0});
         tokens_.push_back(token);

@@ -14,7 +14,8 @@
 // timed test.
 #include <reactor/reactor.hpp>
 
-#if defined(__GLIBC__)
+#include "base/platform.hpp"
+#if REACTOR_HAVE_MALLINFO2
 #include <malloc.h>
 #endif
 #include <poll.h>
@@ -37,7 +38,7 @@ namespace {
 // glibc's count of heap bytes in use; 0 (the line says n/a) elsewhere,
 // where the resident set is the figure to read.
 std::size_t heap_in_use() {
-#if defined(__GLIBC__)
+#if REACTOR_HAVE_MALLINFO2
     return mallinfo2().uordblks;
 #else
     return 0;
@@ -70,12 +71,12 @@ void raise_fd_limit() {
     for (int start = 0; start < n; start += kBatch) {
         const int end = std::min(n, start + kBatch);
         for (int i = start; i < end; ++i) {
-            const int fd = ::socket(where.family(), SOCK_STREAM | SOCK_CLOEXEC, 0);
+            const int fd = ::socket(where.family(), SOCK_STREAM, 0);
             if (fd < 0 || ::connect(fd, where.native(), where.length()) != 0) {
                 std::perror("client: connect");
                 ::_exit(1);
             }
-            if (::send(fd, request.data(), request.size(), MSG_NOSIGNAL) !=
+            if (::send(fd, request.data(), request.size(), REACTOR_MSG_NOSIGNAL) !=
                 static_cast<ssize_t>(request.size())) {
                 std::perror("client: send");
                 ::_exit(1);

@@ -31,6 +31,29 @@
 //                 Linux's SO_ERROR clears the error it reads (socket(7)), and
 //                 the program must still find it with getsockopt or read().
 //
+// Two kernels (REACTOR_KQUEUE_FLAVOR=freebsd, the default, or macos; read
+// when a queue is created). Where they differ, each does what its source
+// says (checked against FreeBSD's sys/kern/kern_event.c and sys_pipe.c and
+// xnu-11417's bsd/kern/kern_event.c, sys_pipe.c and bsd/vfs/vfs_vnops.c):
+//   answer to a change     FreeBSD kqueue_kevent: flags = EV_ERROR exactly;
+//                          xnu kevent_register path: the change's own flags
+//                          | EV_ERROR.
+//   change to a closed fd  FreeBSD kqueue_register looks the fd up first:
+//                          EBADF. xnu looks for the knote first: ENOENT
+//                          unless EV_ADD (then EBADF).
+//   EVFILT_WRITE added to  FreeBSD pipe_kqfilter: EPIPE, nothing registered.
+//   a pipe whose reader    xnu pipe_kqfilter attaches it ("attach should
+//   is gone                only fail for programming mistakes") and it
+//                          fires at once with EV_EOF.
+// And where they agree but epoll does not: a regular file's EVFILT_READ is
+// ready only while unread bytes remain (data = size - offset; FreeBSD
+// filt_vfsread, xnu filt_vnode_common), its EVFILT_WRITE always.
+//
+// A kqueue is not inherited by fork(2) (kqueue(2)): in a child the emulated
+// queues are closed (pthread_atfork), so their numbers are free for reuse
+// there, as on BSD, and a program that closes a parent's kqueue number in a
+// child closes whatever now has it.
+//
 // Closing an fd drops its filters on BSD; epoll forgets an fd only when its
 // last duplicate closes. Each registration therefore remembers its file
 // (st_dev, st_ino) and a generation stored in the epoll data, and a change
@@ -39,6 +62,8 @@
 #include <sys/event.h>
 
 #include <fcntl.h>
+#include <poll.h>
+#include <pthread.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <sys/epoll.h>
@@ -51,6 +76,9 @@
 #include <cerrno>
 #include <chrono>
 #include <climits>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
 #include <cstdint>
 #include <memory>
 #include <mutex>
@@ -59,6 +87,21 @@
 #include <vector>
 
 namespace {
+
+enum class Flavor { FreeBSD, MacOS };
+
+// REACTOR_KQUEUE_FLAVOR, read at each kqueue(); false if it names no flavour.
+bool flavor_from_env(Flavor& out) {
+    const char* env = std::getenv("REACTOR_KQUEUE_FLAVOR");
+    if (env == nullptr || *env == '\0' || std::strcmp(env, "freebsd") == 0) {
+        out = Flavor::FreeBSD;
+    } else if (std::strcmp(env, "macos") == 0) {
+        out = Flavor::MacOS;
+    } else {
+        return false;
+    }
+    return true;
+}
 
 enum class Kind { Other, Regular, Pipe, TcpStream, UnixStream, OtherSocket };
 
@@ -86,10 +129,12 @@ struct Watched {
 };
 
 struct Queue {
+    explicit Queue(Flavor f) : flavor(f) {}
+    const Flavor flavor;
     std::mutex mu;  // guards everything below; never held while waiting
     std::unordered_map<int, Watched> fds;
     std::uint32_t next_generation = 0;
-    int regular_files = 0;  // entries of Kind::Regular, always ready
+    int regular_files = 0;  // entries of Kind::Regular, checked on every wait
     // EV_CLEAR events that found no room in the caller's list, with the
     // generation of their registration: epoll will not report that edge
     // again, so they are returned first by the next wait. (A level-triggered
@@ -170,6 +215,13 @@ int sync_epoll(int epfd, int fd, Watched& w) {
     return 0;
 }
 
+// Is `fd` the write end of a pipe whose every reader has closed? Linux
+// flags it POLLERR (pipe(7)).
+bool pipe_reader_gone(int fd) {
+    pollfd p{fd, POLLOUT, 0};
+    return ::poll(&p, 1, 0) == 1 && (p.revents & POLLERR) != 0;
+}
+
 // Applies one change; returns 0 or the errno BSD would report for it.
 int apply(Queue& q, int epfd, const struct kevent& kev) {
     if (kev.filter != EVFILT_READ && kev.filter != EVFILT_WRITE) return EINVAL;
@@ -177,7 +229,13 @@ int apply(Queue& q, int epfd, const struct kevent& kev) {
     if (kev.ident > static_cast<uintptr_t>(INT_MAX)) return EBADF;
     const int fd = static_cast<int>(kev.ident);
     struct stat st {};
-    if (!forget_if_stale(q, epfd, fd, st)) return EBADF;
+    if (!forget_if_stale(q, epfd, fd, st)) {
+        // Closing dropped the fd's knotes. xnu looks for the knote before
+        // the fd and answers ENOENT unless the change adds one; FreeBSD
+        // looks the fd up first.
+        if (q.flavor == Flavor::MacOS && (kev.flags & EV_ADD) == 0) return ENOENT;
+        return EBADF;
+    }
 
     auto it = q.fds.find(fd);
     if (it == q.fds.end()) {
@@ -203,6 +261,9 @@ int apply(Queue& q, int epfd, const struct kevent& kev) {
         if (!f.present) {
             if ((kev.flags & EV_ADD) == 0) {
                 err = ENOENT;
+            } else if (kev.filter == EVFILT_WRITE && w.kind == Kind::Pipe &&
+                       q.flavor == Flavor::FreeBSD && pipe_reader_gone(fd)) {
+                err = EPIPE;  // FreeBSD pipe_kqfilter: nothing is registered
             } else {
                 f.present = true;
                 f.enabled = true;  // a new filter starts enabled unless EV_DISABLE says otherwise
@@ -346,16 +407,20 @@ void report(Queue& q, const epoll_event& e, struct kevent* events, int nevents, 
     }
 }
 
-// Regular files are always ready on BSD (and epoll refuses them).
+// Regular files (which epoll refuses): readable while unread bytes remain
+// (FreeBSD filt_vfsread: data = size - offset, ready if non-zero; xnu
+// filt_vnode_common the same), writable always (FreeBSD filt_vfswrite:
+// data 0; xnu: data 1).
 void report_regular_files(Queue& q, struct kevent* events, int nevents, int& out) {
     for (auto& [fd, w] : q.fds) {
         if (w.kind != Kind::Regular) continue;
         if (w.read.present && w.read.enabled && out < nevents) {
-            emit(q, w, events, nevents, out, fd, EVFILT_READ, w.read, false, 0,
-                 readable_bytes(fd, w.kind));
+            const std::int64_t unread = readable_bytes(fd, w.kind);
+            if (unread != 0) emit(q, w, events, nevents, out, fd, EVFILT_READ, w.read, false, 0, unread);
         }
         if (w.write.present && w.write.enabled && out < nevents) {
-            emit(q, w, events, nevents, out, fd, EVFILT_WRITE, w.write, false, 0, 1);
+            emit(q, w, events, nevents, out, fd, EVFILT_WRITE, w.write, false, 0,
+                 q.flavor == Flavor::MacOS ? 1 : 0);
         }
     }
 }
@@ -386,6 +451,14 @@ int wait_for_events(Queue& q, int epfd, struct kevent* events, int nevents,
         }
         if (out == nevents) return out;
         if (out > 0) ms = 0;
+        // A regular file becomes readable when someone appends to it, which
+        // epoll cannot tell: look again every 10 ms while one is watched.
+        bool files;
+        {
+            std::lock_guard<std::mutex> lock(q.mu);
+            files = q.regular_files > 0;
+        }
+        if (files && (ms < 0 || ms > 10)) ms = 10;
         // An epoll event becomes one or two kevents: ask for no more events
         // than there is room for.
         const int n = ::epoll_wait(epfd, ready.data(), std::min(nevents - out, 1024), ms);
@@ -398,18 +471,51 @@ int wait_for_events(Queue& q, int epfd, struct kevent* events, int nevents,
         }
         // Events that all belonged to stale registrations wake us without
         // anything to report: wait again for the rest of the timeout.
-        if (out > 0 || ms == 0) return out;
+        if (out > 0) return out;
+        if (!forever && Clock::now() >= deadline) return out;
     }
 }
 
 }  // namespace
 
+namespace {
+
+// fork(2): the child has no kqueues. Its copies of the emulation's epoll
+// fds are closed, so their numbers are free there, as on BSD.
+void before_fork() { g_queues_mu.lock(); }
+void after_fork_parent() { g_queues_mu.unlock(); }
+void after_fork_child() {
+    for (const auto& entry : g_queues) ::close(entry.first);
+    // The Queue objects are kept, not destroyed: another thread of the
+    // parent may have held one's mutex at the fork, and it does not exist here.
+    static std::vector<std::shared_ptr<Queue>> forked_away;
+    for (auto& entry : g_queues) forked_away.push_back(std::move(entry.second));
+    g_queues.clear();
+    g_queues_mu.unlock();
+}
+
+}  // namespace
+
 extern "C" int kqueue(void) {
+    Flavor flavor{};
+    if (!flavor_from_env(flavor)) {
+        std::fprintf(stderr, "kqueue emulation: REACTOR_KQUEUE_FLAVOR must be freebsd or macos\n");
+        errno = EINVAL;
+        return -1;
+    }
+    static const int registered = ::pthread_atfork(before_fork, after_fork_parent, after_fork_child);
+    (void)registered;
     const int epfd = ::epoll_create1(EPOLL_CLOEXEC);
     if (epfd < 0) return -1;
     std::lock_guard<std::mutex> lock(g_queues_mu);
-    g_queues[epfd] = std::make_shared<Queue>();  // a reused number starts afresh
+    g_queues[epfd] = std::make_shared<Queue>(flavor);  // a reused number starts afresh
     return epfd;
+}
+
+extern "C" const char* kqueue_emu_flavor(void) {
+    Flavor flavor{};
+    if (!flavor_from_env(flavor)) return "unknown";
+    return flavor == Flavor::MacOS ? "macos" : "freebsd";
 }
 
 extern "C" int kevent(int kq, const struct kevent* changes, int nchanges, struct kevent* events,
@@ -436,7 +542,11 @@ extern "C" int kevent(int kq, const struct kevent* changes, int nchanges, struct
             if (err == 0 && (change.flags & EV_RECEIPT) == 0) continue;
             if (out < nevents) {
                 events[out] = change;
-                events[out].flags = EV_ERROR;
+                // FreeBSD: EV_ERROR alone; xnu: EV_ERROR added to the
+                // change's own flags (kevent_register's caller).
+                events[out].flags = q->flavor == Flavor::MacOS
+                                        ? static_cast<unsigned short>(change.flags | EV_ERROR)
+                                        : static_cast<unsigned short>(EV_ERROR);
                 events[out].data = err;
                 ++out;
             } else if (err != 0) {

@@ -9,7 +9,14 @@
  * What is emulated, on top of epoll (kqueue_emu.cpp has the details):
  *   - struct kevent with the BSD field names, EV_SET, kqueue(), kevent();
  *   - filters EVFILT_READ and EVFILT_WRITE on sockets, pipes and other
- *     pollable fds (regular files are always ready, as on BSD);
+ *     pollable fds, and on regular files (readable while unread bytes
+ *     remain, writable always, as on BSD);
+ *   - two kernels, chosen by REACTOR_KQUEUE_FLAVOR=freebsd (the default) or
+ *     macos when a queue is created, where they differ: the flags of an
+ *     answer to a change, the errno of a change to a closed fd, and
+ *     EVFILT_WRITE on a pipe whose reader is gone (kqueue_emu.cpp has the
+ *     table and the kernel sources it follows);
+ *   - kqueues not inherited by fork(): closed in the child;
  *   - flags EV_ADD, EV_DELETE, EV_ENABLE, EV_DISABLE, EV_CLEAR, EV_RECEIPT
  *     on input, EV_EOF and EV_ERROR on output;
  *   - change lists applied in order before waiting, a failing change
@@ -92,6 +99,10 @@ extern "C" {
 
 /* Creates an (emulated) kqueue: a real fd, closed with close(). */
 int kqueue(void);
+
+/* The emulated kernel: "freebsd" or "macos" (REACTOR_KQUEUE_FLAVOR), or
+ * "unknown" for any other value (then kqueue() fails with EINVAL). */
+const char* kqueue_emu_flavor(void);
 
 /* Applies `changes` in order, then, if `nevents` > 0 and no change wrote an
  * EV_ERROR entry, waits up to `timeout` (NULL: no limit) for ready filters.
