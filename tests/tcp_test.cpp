@@ -650,6 +650,8 @@ TEST_CASE("an echo in steady state allocates nothing per message") {
 TEST_CASE("the connection object stays small") {
     // docs/tcp.md adds this to the control block, the server's table slot
     // and the loop's watcher slot for the per-connection total.
-    CHECK(sizeof(TcpConnection) <= 96);  // 96 with the two activity stamps
+    // 96 with the two activity stamps and libstdc++'s 16-byte std::any (the
+    // user context); libc++'s std::any is 32 bytes, so 112 there.
+    CHECK(sizeof(TcpConnection) <= 80 + sizeof(std::any));
     CHECK(sizeof(Buffer) == sizeof(void*));
 }
