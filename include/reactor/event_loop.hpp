@@ -2,7 +2,8 @@
 //
 // One EventLoop belongs to one thread: the thread that constructed it. Every
 // method asserts (in debug builds) that it is called on that thread, except
-// post(), stop() and in_loop_thread(), which any thread may call.
+// post(), run_in_loop(), stop() and in_loop_thread(), which any thread may
+// call.
 //
 // One iteration of run_once(), step by step (docs/architecture.md draws it):
 //
@@ -209,6 +210,21 @@ public:
     /// From another thread, run() may return before this call does: keep
     /// the loop alive until stop() has returned (EventLoopThreads does).
     void stop();
+
+    /// Runs `fn` on the loop thread: at once, before returning, when called
+    /// there (an exception from `fn` then reaches the caller), else as
+    /// post() does. The one way for a method that any thread may call to
+    /// do its work on the loop (TcpConnection::close(), say). `fn` must be
+    /// copyable when called from another thread (it becomes a Callback).
+    /// Any thread.
+    template <class Fn>
+    void run_in_loop(Fn&& fn) {
+        if (in_loop_thread()) {
+            std::forward<Fn>(fn)();
+        } else {
+            post(Callback(std::forward<Fn>(fn)));
+        }
+    }
 
     /// Runs `fn` on the loop thread, in a later iteration, in posting order.
     /// Thread-safe: this is the way into the loop from other threads; it
