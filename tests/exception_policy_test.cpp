@@ -12,6 +12,7 @@
 #include <reactor/http/server.hpp>
 #include <reactor/tcp_server.hpp>
 #include <reactor/udp_socket.hpp>
+#include <reactor/worker_pool.hpp>
 
 #include <signal.h>
 

@@ -6,6 +6,7 @@
 #include "http_server_util.hpp"
 
 #include <reactor/http/server.hpp>
+#include <reactor/worker_pool.hpp>
 
 #include <sys/socket.h>
 

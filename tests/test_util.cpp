@@ -1,6 +1,8 @@
 // tests/test_util.cpp
 #include "test_util.hpp"
 
+#include <reactor/worker_pool.hpp>
+
 #include <arpa/inet.h>
 #include <fcntl.h>
 #include <netinet/in.h>

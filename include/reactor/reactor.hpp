@@ -7,7 +7,6 @@
 #include <reactor/fs.hpp>
 #include <reactor/histogram.hpp>
 #include <reactor/http/request_parser.hpp>
-#include <reactor/http/response.hpp>
 #include <reactor/http/server.hpp>
 #include <reactor/http/static_files.hpp>
 #include <reactor/poller.hpp>

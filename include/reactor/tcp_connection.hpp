@@ -49,7 +49,8 @@
 //
 // Threads: a connection belongs to its loop (loop()), which may one day
 // differ from its server's. send(), close(), shutdown() and force_close()
-// may be called from any thread (they post to the loop); everything else is
+// may be called from any thread (off the loop they post to it, through
+// EventLoop::run_in_loop; send() posts a copy); everything else is
 // loop-thread only.
 #pragma once
 
