@@ -185,7 +185,7 @@ TEST_CASE("a queue_work completion that throws is destroyed at once, on the loop
     auto witness = std::make_shared<Witness>(&alive);
     auto done = [witness](std::error_code, int) { throw Boom(); };
     auto work = [] { return 1; };
-    auto state = std::make_shared<reactor::detail::LoopWork<decltype(work), decltype(done)>>(std::move(work), std::move(done));
+    auto state = reactor::detail::make_loop_work(std::move(work), std::move(done));
     witness.reset();
     state->execute();
     CHECK_THROWS_AS(state->finish({}), Boom);

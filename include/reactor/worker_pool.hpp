@@ -184,27 +184,10 @@ void report_work_exception(const std::exception_ptr& error) noexcept;
 /// queue_work's non-template half (src/work/loop_work.cpp).
 WorkId submit_loop_work(EventLoop& loop, std::shared_ptr<LoopWorkBase> work, WorkKind kind);
 
-}  // namespace detail
-
-/// Runs `work()` on `loop`'s WorkerPool, then `done` on the loop's thread,
-/// in a later iteration (via post()): `done(ec, result)` with the value
-/// `work` returned (moved, never copied), or `done(ec)` when `work` returns
-/// void. `ec` is empty on success; WorkError::exception_thrown
-/// ("reactor.work") if `work` threw, with a default-constructed result;
-/// std::errc::operation_canceled if the work was cancelled before it
-/// started (cancel_work(), or the pool's destruction). A `done` that takes
-/// a trailing std::exception_ptr gets the exception itself; otherwise its
-/// what() is written to stderr. `done` runs exactly once, and never both
-/// after `work` ran and with operation_canceled. Work and Done need only be
-/// movable.
-///
-/// If the loop is destroyed first: queued work never starts; work that
-/// started finishes on its thread, and its `done` is destroyed there
-/// without being called (run the loop until pending_work(loop) is 0 to
-/// avoid that). Loop thread only. Throws std::system_error if the pool
-/// cannot start a thread.
+/// The state of one queue_work call, type-erased: execute() on the pool
+/// thread, finish() on the loop thread (tests drive it directly).
 template <class Work, class Done>
-WorkId queue_work(EventLoop& loop, Work work, Done done, WorkKind kind = WorkKind::Normal) {
+std::shared_ptr<LoopWorkBase> make_loop_work(Work work, Done done) {
     using Result = std::decay_t<std::invoke_result_t<Work&>>;
     constexpr bool kVoid = std::is_void_v<Result>;
     static_assert(kVoid || std::is_default_constructible_v<Result>,
@@ -219,7 +202,7 @@ WorkId queue_work(EventLoop& loop, Work work, Done done, WorkKind kind = WorkKin
     // right after it ran; `done` and the result are destroyed on the loop
     // thread right after `done` ran, whichever thread drops the last
     // reference to this object.
-    class Job final : public detail::LoopWorkBase {
+    class Job final : public LoopWorkBase {
     public:
         Job(Work w, Done d) : work_(std::move(w)), done_(std::move(d)) {}
 
@@ -261,7 +244,7 @@ WorkId queue_work(EventLoop& loop, Work work, Done done, WorkKind kind = WorkKin
                                   "queue_work: `done` must be callable as done(std::error_code, R) "
                                   "(done(std::error_code) when work returns void), optionally with a "
                                   "trailing std::exception_ptr");
-                    if (exception_) detail::report_work_exception(exception_);
+                    if (exception_) report_work_exception(exception_);
                     (*done_)(ec, std::forward<decltype(result)>(result)...);
                 }
             };
@@ -280,7 +263,31 @@ WorkId queue_work(EventLoop& loop, Work work, Done done, WorkKind kind = WorkKin
         std::optional<std::conditional_t<kVoid, Empty, Result>> result_;
         std::exception_ptr exception_;
     };
-    return detail::submit_loop_work(loop, std::make_shared<Job>(std::move(work), std::move(done)), kind);
+    return std::make_shared<Job>(std::move(work), std::move(done));
+}
+
+}  // namespace detail
+
+/// Runs `work()` on `loop`'s WorkerPool, then `done` on the loop's thread,
+/// in a later iteration (via post()): `done(ec, result)` with the value
+/// `work` returned (moved, never copied), or `done(ec)` when `work` returns
+/// void. `ec` is empty on success; WorkError::exception_thrown
+/// ("reactor.work") if `work` threw, with a default-constructed result;
+/// std::errc::operation_canceled if the work was cancelled before it
+/// started (cancel_work(), or the pool's destruction). A `done` that takes
+/// a trailing std::exception_ptr gets the exception itself; otherwise its
+/// what() is written to stderr. `done` runs exactly once, and never both
+/// after `work` ran and with operation_canceled. Work and Done need only be
+/// movable.
+///
+/// If the loop is destroyed first: queued work never starts; work that
+/// started finishes on its thread, and its `done` is destroyed there
+/// without being called (run the loop until pending_work(loop) is 0 to
+/// avoid that). Loop thread only. Throws std::system_error if the pool
+/// cannot start a thread.
+template <class Work, class Done>
+WorkId queue_work(EventLoop& loop, Work work, Done done, WorkKind kind = WorkKind::Normal) {
+    return detail::submit_loop_work(loop, detail::make_loop_work(std::move(work), std::move(done)), kind);
 }
 
 /// Cancels queue_work'ed work that has not started: returns true, and its
