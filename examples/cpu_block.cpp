@@ -94,17 +94,17 @@ int main() {
             // 2. The same work on the worker pool; the loop only waits.
             probe.reset();
             queue_work(loop, [] { return hash_for(kWork); },
-                            [&](std::error_code ec, std::uint64_t h) {
-                                if (ec) {
-                                    std::fprintf(stderr, "cpu_block: %s\n", ec.message().c_str());
-                                }
-                                checksum ^= h;
-                                loop.run_after(kSettle, [&] {
-                                    lag_on_pool = probe.worst_ms();
-                                    probe.stop();
-                                    loop.stop();
-                                });
-                            });
+                       [&](std::error_code ec, std::uint64_t h) {
+                           if (ec) {
+                               std::fprintf(stderr, "cpu_block: %s\n", ec.message().c_str());
+                           }
+                           checksum ^= h;
+                           loop.run_after(kSettle, [&] {
+                               lag_on_pool = probe.worst_ms();
+                               probe.stop();
+                               loop.stop();
+                           });
+                       });
         });
     });
     loop.run();
