@@ -244,23 +244,25 @@ bool TcpConnection::write(const char* data, std::size_t size, Buffer* donor) {
             return false;
         }
     }
-    const std::size_t before = output_.size();
-    if (written < size) {
-        if (donor != nullptr && before == 0 && !BufferAccess::holds_scratch(*donor)) {
-            // Nothing queued yet: the remainder keeps its block, which
-            // becomes the output buffer. No copy.
-            donor->consume(written);
-            output_.swap(*donor);
-            donor->release();
-        } else {
-            output_.append(data + written, size - written);
-        }
-        if (before == 0) {
-            last_write_ms_ = detail::loop_millis(loop_);  // the write-stall clock starts
-            update_interest();
-        }
+    if (written == size) {  // all taken: nothing queued, no mark crossed
+        if (donor != nullptr) donor->consume_all();
+        return true;
     }
-    if (donor != nullptr) donor->consume_all();
+    const std::size_t before = output_.size();
+    if (donor != nullptr && before == 0 && !BufferAccess::holds_scratch(*donor)) {
+        // Nothing queued yet: the remainder keeps its block, which becomes
+        // the output buffer. No copy.
+        donor->consume(written);
+        output_.swap(*donor);
+        donor->release();
+    } else {
+        output_.append(data + written, size - written);
+        if (donor != nullptr) donor->consume_all();
+    }
+    if (before == 0) {
+        last_write_ms_ = detail::loop_millis(loop_);  // the write-stall clock starts
+        update_interest();
+    }
     const std::size_t mark = hub_->options.high_water_mark;
     if (before < mark && output_.size() >= mark && hub_->callbacks.on_high_water) {
         hub_->callbacks.on_high_water(shared_from_this(), output_.size());
