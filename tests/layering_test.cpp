@@ -149,7 +149,9 @@ std::vector<std::string> violations(const Tree& tree) {
                 if (layers.count(used) == 0) continue;
                 if (mark[used] == 1) {
                     std::string cycle;
-                    for (auto it = std::find(path.begin(), path.end(), used); it != path.end(); ++it) cycle += *it + " -> ";
+                    for (auto it = std::find(path.begin(), path.end(), used); it != path.end(); ++it) {
+                        cycle += *it + " -> ";
+                    }
                     out.push_back("layers form a cycle: " + cycle + used);
                 } else if (mark[used] == 0) {
                     visit(used, path);
@@ -267,7 +269,8 @@ Tree read_tree() {
 }
 
 bool reported(const std::vector<std::string>& found, const std::string& part) {
-    return std::any_of(found.begin(), found.end(), [&](const std::string& v) { return v.find(part) != std::string::npos; });
+    return std::any_of(found.begin(), found.end(),
+                       [&](const std::string& v) { return v.find(part) != std::string::npos; });
 }
 
 // A small layered tree: base < loop < work.

@@ -38,7 +38,8 @@ public:
 
     // Any thread: nothing here touches the loop.
     ServerLoop(EventLoop& loop, const TcpServerOptions& options, std::shared_ptr<ServerShared> shared)
-        : loop_(loop), shared_(shared), acceptor_(loop, options, shared), table_(loop, options.connection, shared) {
+        : loop_(loop), shared_(shared), acceptor_(loop, options, shared),
+          table_(loop, options.connection, shared) {
         table_.set_on_freed([this] { acceptor_.fd_freed(); });
     }
     ServerLoop(const ServerLoop&) = delete;

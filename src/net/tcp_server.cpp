@@ -103,33 +103,32 @@ TcpServer::~TcpServer() {
 
 namespace {
 
-// Changes one of the callbacks shared by the base loop's connections (the
+// Sets one of the callbacks shared by the base loop's connections (the
 // other loops get a copy when the base loop first runs).
-void edit_callbacks(detail::ServerLoop& core, const std::function<void(TcpCallbacks&)>& edit) {
+template <class Callback>
+void set_callback(detail::ServerLoop& core, Callback TcpCallbacks::*which, Callback cb) {
     TcpCallbacks callbacks = core.table().callbacks();
-    edit(callbacks);
+    callbacks.*which = std::move(cb);
     core.table().set_callbacks(std::move(callbacks));
 }
 
 }  // namespace
 
 void TcpServer::on_connect(ConnectionCallback cb) {
-    edit_callbacks(*core_, [&](TcpCallbacks& c) { c.on_connect = std::move(cb); });
+    set_callback(*core_, &TcpCallbacks::on_connect, std::move(cb));
 }
 void TcpServer::on_message(MessageCallback cb) {
-    edit_callbacks(*core_, [&](TcpCallbacks& c) { c.on_message = std::move(cb); });
+    set_callback(*core_, &TcpCallbacks::on_message, std::move(cb));
 }
-void TcpServer::on_close(CloseCallback cb) {
-    edit_callbacks(*core_, [&](TcpCallbacks& c) { c.on_close = std::move(cb); });
-}
+void TcpServer::on_close(CloseCallback cb) { set_callback(*core_, &TcpCallbacks::on_close, std::move(cb)); }
 void TcpServer::on_write_complete(ConnectionCallback cb) {
-    edit_callbacks(*core_, [&](TcpCallbacks& c) { c.on_write_complete = std::move(cb); });
+    set_callback(*core_, &TcpCallbacks::on_write_complete, std::move(cb));
 }
 void TcpServer::on_high_water(HighWaterCallback cb) {
-    edit_callbacks(*core_, [&](TcpCallbacks& c) { c.on_high_water = std::move(cb); });
+    set_callback(*core_, &TcpCallbacks::on_high_water, std::move(cb));
 }
 void TcpServer::on_peer_shutdown(ConnectionCallback cb) {
-    edit_callbacks(*core_, [&](TcpCallbacks& c) { c.on_peer_shutdown = std::move(cb); });
+    set_callback(*core_, &TcpCallbacks::on_peer_shutdown, std::move(cb));
 }
 void TcpServer::set_high_water_mark(std::size_t bytes) {
     core_->table().set_high_water_mark(bytes);
