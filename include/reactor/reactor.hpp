@@ -9,6 +9,7 @@
 #include <reactor/http/request_parser.hpp>
 #include <reactor/http/server.hpp>
 #include <reactor/http/static_files.hpp>
+#include <reactor/http/status.hpp>
 #include <reactor/poller.hpp>
 #include <reactor/resolve.hpp>
 #include <reactor/socket.hpp>
