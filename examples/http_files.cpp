@@ -18,7 +18,7 @@
 //
 // What to read here:
 //   - the loop never touches the disk: opening, fstat and every pread run
-//     on the worker pool (loop.queue_work); only their results come back;
+//     on the worker pool (queue_work); only their results come back;
 //   - memory stays bounded whatever the file size: the body goes out one
 //     slice at a time, and the next slice is read only once the previous
 //     one has left for the kernel (Response::on_drain), so a slow client
@@ -149,7 +149,7 @@ void send_next_slice(EventLoop& loop, std::shared_ptr<Transfer> t) {
     const std::uint64_t length = std::min(kSlice, t->remaining);
     // The work gets plain numbers, never the Response: a Response belongs
     // to the loop thread. The fd stays open because `t` holds the file.
-    loop.queue_work(
+    queue_work(loop,
         [fd = t->file.fd(), offset = t->offset, length] { return read_slice(fd, offset, length); },
         [&loop, t](std::error_code ec, std::string data) {
             // A failed or short read (the file shrank) cannot be fixed now
@@ -234,7 +234,7 @@ int main(int argc, char** argv) try {
         }
         // `request` dies with this call; keep what we need for later.
         http::FileRequest conditions = http::FileRequest::from(request);
-        loop.queue_work(
+        queue_work(loop,
             [root_fd, path] { return http::open_for_serving(root_fd, path); },
             [&loop, response, conditions](std::error_code ec, http::OpenedFile file) mutable {
                 if (ec) {
@@ -257,7 +257,7 @@ int main(int argc, char** argv) try {
     // Stop: finish what is in flight, then wait for the worker pool to be
     // idle, so no work finishes after the loop is gone.
     std::function<void()> stop_when_idle = [&] {
-        if (loop.pending_work() == 0) {
+        if (pending_work(loop) == 0) {
             loop.stop();
         } else {
             loop.run_after(std::chrono::milliseconds(10), stop_when_idle);

@@ -12,6 +12,7 @@
 #include <reactor/http/server.hpp>
 #include <reactor/tcp_server.hpp>
 #include <reactor/udp_socket.hpp>
+#include <reactor/worker_pool.hpp>
 
 #include <signal.h>
 
@@ -163,13 +164,13 @@ TEST_CASE("a signal handler that throws: the other handlers of that signal still
 TEST_CASE("a queue_work completion that throws: counted as done, the others still complete") {
     CheckedLoop loop;
     int completed = 0;
-    loop.queue_work([] { return 1; }, [&](std::error_code, int) {
+    queue_work(loop, [] { return 1; }, [&](std::error_code, int) {
         ++completed;
         throw Boom();
     });
-    loop.queue_work([] { return 2; }, [&](std::error_code, int) { ++completed; });
+    queue_work(loop, [] { return 2; }, [&](std::error_code, int) { ++completed; });
     REQUIRE(run_until_boom(loop));
-    REQUIRE(run_until(loop, [&] { return completed == 2 && loop.pending_work() == 0; }));
+    REQUIRE(run_until(loop, [&] { return completed == 2 && pending_work(loop) == 0; }));
     CHECK(completed == 2);
 }
 
@@ -187,7 +188,7 @@ TEST_CASE("a queue_work completion that throws is destroyed at once, on the loop
     auto witness = std::make_shared<Witness>(&alive);
     auto done = [witness](std::error_code, int) { throw Boom(); };
     auto work = [] { return 1; };
-    auto state = std::make_shared<reactor::detail::LoopWork<decltype(work), decltype(done)>>(std::move(work), std::move(done));
+    auto state = reactor::detail::make_loop_work(std::move(work), std::move(done));
     witness.reset();
     state->execute();
     CHECK_THROWS_AS(state->finish({}), Boom);
@@ -294,7 +295,7 @@ TEST_CASE("an HTTP response held by a timer or a work completion that throws is 
         });
     });
     server.route("GET", "/work", [&](const http::Request&, http::Response res) {
-        loop.queue_work([] { return 7; }, [res](std::error_code, int) { throw Boom(); });
+        queue_work(loop, [] { return 7; }, [res](std::error_code, int) { throw Boom(); });
     });
     for (const char* path : {"/timer", "/work"}) {
         CAPTURE(path);

@@ -155,9 +155,9 @@ TEST_CASE("read_file of an unreadable file: EACCES") {
     // for every thread of the process).
     Gate gate;
     WorkerPool pool(1);
-    loop.set_worker_pool(pool);
+    set_worker_pool(loop, pool);
     auto [ec0, previous] = await_value<long>(loop, [&](auto cb) {
-        loop.queue_work([] { return ::syscall(SYS_setfsuid, 65534); }, cb);
+        queue_work(loop, [] { return ::syscall(SYS_setfsuid, 65534); }, cb);
     });
     REQUIRE_FALSE(ec0);
     CHECK(previous == 0);
@@ -166,7 +166,7 @@ TEST_CASE("read_file of an unreadable file: EACCES") {
     CHECK(data.empty());
     // The same thread becomes root again; the main thread never changed.
     auto [ec1, nobody] = await_value<long>(loop, [&](auto cb) {
-        loop.queue_work([] { return ::syscall(SYS_setfsuid, 0); }, cb);
+        queue_work(loop, [] { return ::syscall(SYS_setfsuid, 0); }, cb);
     });
     CHECK(nobody == 65534);
     CHECK(get(dir / "secret") == "top secret");
@@ -362,10 +362,10 @@ TEST_CASE("an fs call cancelled before it starts reports operation_canceled") {
     write_file(dir / "f", "data");
     Gate gate;
     WorkerPool pool(1);
-    loop.set_worker_pool(pool);
+    set_worker_pool(loop, pool);
     std::atomic<bool> blocked{false};
     bool unblocked = false;
-    loop.queue_work(
+    queue_work(loop,
         [&] {
             blocked = true;
             gate.wait();
@@ -381,7 +381,7 @@ TEST_CASE("an fs call cancelled before it starts reports operation_canceled") {
         data = std::move(d);
         done = true;
     });
-    CHECK(loop.cancel_work(id));
+    CHECK(cancel_work(loop, id));
     REQUIRE(run_until(loop, [&] { return done; }));
     CHECK(got == std::errc::operation_canceled);
     CHECK(data.empty());

@@ -1,7 +1,7 @@
 // tests/http_response_test.cpp -- the response writer and the Date cache: the
 // exact bytes each kind of response produces. Pure: runs once.
 #include <reactor/http/request_parser.hpp>
-#include <reactor/http/response.hpp>
+#include "http/response.hpp"
 
 #include <doctest/doctest.h>
 

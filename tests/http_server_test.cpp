@@ -6,6 +6,7 @@
 #include "http_server_util.hpp"
 
 #include <reactor/http/server.hpp>
+#include <reactor/worker_pool.hpp>
 
 #include <sys/socket.h>
 
@@ -294,7 +295,7 @@ TEST_CASE("responses completed later: from a timer, from queue_work, out of orde
         f.loop.run_after(30ms, [res, path]() mutable { res.send("timer " + path); });
     });
     f.server->route("GET", "/work", [&](const http::Request&, http::Response res) {
-        f.loop.queue_work([] { return std::string("computed"); },
+        queue_work(f.loop, [] { return std::string("computed"); },
                           [res](std::error_code ec, std::string result) mutable {
                               res.status(ec ? 500 : 200).send(result);
                           });
@@ -315,7 +316,7 @@ TEST_CASE("responses completed later: from a timer, from queue_work, out of orde
     CHECK(replies[1].body == "fast");
     CHECK(replies[2].body == "computed");
     CHECK(replies[3].body == "fast");
-    run_until(f.loop, [&] { return f.loop.pending_work() == 0; });
+    run_until(f.loop, [&] { return pending_work(f.loop) == 0; });
 }
 
 TEST_CASE("body_timeout is a total: a body trickled a byte at a time still gets 408 at the deadline") {

@@ -164,10 +164,10 @@ TEST_CASE("resolve is slow work: it waits for a slow slot while normal work goes
     EventLoop loop;
     Gate gate;
     WorkerPool pool(2);  // slow limit 1
-    loop.set_worker_pool(pool);
+    set_worker_pool(loop, pool);
     std::atomic<bool> slow_started{false};
     bool slow_done = false;
-    loop.queue_work(
+    queue_work(loop,
         [&] {
             slow_started = true;
             gate.wait();
@@ -185,7 +185,7 @@ TEST_CASE("resolve is slow work: it waits for a slow slot while normal work goes
     bool normal_done = false;
     // Queued after the lookup: were resolve Normal work, the free thread
     // would take the lookup first (FIFO) and its result would come first.
-    loop.queue_work([] {}, [&](std::error_code) {
+    queue_work(loop, [] {}, [&](std::error_code) {
         normal_done = true;
         resolved_before_normal = a.done;
     });
@@ -201,10 +201,10 @@ TEST_CASE("a lookup cancelled before it starts reports operation_canceled") {
     EventLoop loop;
     Gate gate;
     WorkerPool pool(1);
-    loop.set_worker_pool(pool);
+    set_worker_pool(loop, pool);
     std::atomic<bool> started{false};
     bool unblocked = false;
-    loop.queue_work(
+    queue_work(loop,
         [&] {
             started = true;
             gate.wait();
@@ -218,7 +218,7 @@ TEST_CASE("a lookup cancelled before it starts reports operation_canceled") {
             a.addresses = std::move(addrs);
             a.done = true;
         });
-    CHECK(loop.cancel_work(id));
+    CHECK(cancel_work(loop, id));
     REQUIRE(run_until(loop, [&] { return a.done; }));
     CHECK(a.ec == std::errc::operation_canceled);
     CHECK(a.addresses.empty());

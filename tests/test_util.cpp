@@ -1,6 +1,8 @@
 // tests/test_util.cpp
 #include "test_util.hpp"
 
+#include <reactor/worker_pool.hpp>
+
 #include <arpa/inet.h>
 #include <fcntl.h>
 #include <netinet/in.h>
@@ -184,13 +186,13 @@ void write_file(const std::filesystem::path& path, std::string_view data) {
 CheckedLoop::~CheckedLoop() {
     // What the teardown queued (a closed connection's deferred close, the
     // release of a server's core) is part of the test: let it run, briefly.
-    for (int i = 0; i < 50 && (posted_count() != 0 || deferred_count() != 0 || pending_work() != 0); ++i) {
+    for (int i = 0; i < 50 && (posted_count() != 0 || deferred_count() != 0 || reactor::pending_work(*this) != 0); ++i) {
         run_once(std::chrono::milliseconds(i < 10 ? 0 : 10));
     }
     CHECK_MESSAGE(watcher_count() == 0, "fd watchers left live by the test");
     CHECK_MESSAGE(timer_count() == 0, "timers left pending by the test");
     CHECK_MESSAGE(posted_count() == 0, "posted functions left unrun by the test");
-    CHECK_MESSAGE(pending_work() == 0, "queue_work completions left pending by the test");
+    CHECK_MESSAGE(reactor::pending_work(*this) == 0, "queue_work completions left pending by the test");
 }
 
 }  // namespace reactor::test

@@ -1,5 +1,5 @@
 // runs-on: every backend
-// tests/worker_pool_test.cpp -- WorkerPool and EventLoop::queue_work: work on
+// tests/worker_pool_test.cpp -- WorkerPool and queue_work: work on
 // pool threads, results on the loop thread, cancellation, shutdown.
 #include "test_util.hpp"
 #include "worker_util.hpp"
@@ -21,12 +21,12 @@ using namespace reactor::test;
 TEST_CASE("work runs on a pool thread, done on the loop thread, with the result") {
     EventLoop loop;
     WorkerPool pool(2);
-    loop.set_worker_pool(pool);
+    set_worker_pool(loop, pool);
     std::thread::id work_thread;
     std::thread::id done_thread;
     int result = 0;
     std::error_code result_ec = std::make_error_code(std::errc::io_error);
-    const WorkId id = loop.queue_work(
+    const WorkId id = queue_work(loop,
         [&] {
             work_thread = std::this_thread::get_id();
             return 6 * 7;
@@ -37,19 +37,19 @@ TEST_CASE("work runs on a pool thread, done on the loop thread, with the result"
             result = value;
         });
     CHECK(id);
-    CHECK(loop.pending_work() == 1);
+    CHECK(pending_work(loop) == 1);
     REQUIRE(run_until(loop, [&] { return result != 0; }));
     CHECK_FALSE(result_ec);
     CHECK(result == 42);
     CHECK(done_thread == std::this_thread::get_id());
     CHECK(work_thread != std::this_thread::get_id());
-    CHECK(loop.pending_work() == 0);
+    CHECK(pending_work(loop) == 0);
 }
 
 TEST_CASE("done is never called in the iteration that queued the work") {
     EventLoop loop;
     bool done = false;
-    loop.queue_work([] { return 1; }, [&](std::error_code, int) { done = true; });
+    queue_work(loop, [] { return 1; }, [&](std::error_code, int) { done = true; });
     CHECK_FALSE(done);  // even if the pool finished already: done goes through post()
     CHECK(run_until(loop, [&] { return done; }));
 }
@@ -57,12 +57,12 @@ TEST_CASE("done is never called in the iteration that queued the work") {
 TEST_CASE("a one-thread pool runs work in FIFO order; dones arrive in the same order") {
     EventLoop loop;
     WorkerPool pool(1);
-    loop.set_worker_pool(pool);
+    set_worker_pool(loop, pool);
     std::mutex mutex;
     std::vector<int> ran;  // written by the pool thread
     std::vector<int> done;
     for (int i = 0; i < 20; ++i) {
-        loop.queue_work(
+        queue_work(loop,
             [&, i] {
                 std::lock_guard lock(mutex);
                 ran.push_back(i);
@@ -87,7 +87,7 @@ TEST_CASE("results are moved into done: a move-only result works") {
     std::unique_ptr<int> got;
     bool called = false;
     auto payload = std::make_unique<int>(7);  // a move-only capture, too
-    loop.queue_work([p = std::move(payload)]() mutable { return std::move(p); },
+    queue_work(loop, [p = std::move(payload)]() mutable { return std::move(p); },
                     [&](std::error_code ec, std::unique_ptr<int> value) {
                         CHECK_FALSE(ec);
                         got = std::move(value);
@@ -102,7 +102,7 @@ TEST_CASE("a large result is moved, not copied: the buffer done sees is the one 
     EventLoop loop;
     const char* made = nullptr;
     const char* seen = nullptr;
-    loop.queue_work(
+    queue_work(loop,
         [&] {
             std::string big(1 << 20, 'x');
             made = big.data();
@@ -117,7 +117,7 @@ TEST_CASE("void work calls done(ec)") {
     EventLoop loop;
     std::atomic<bool> ran{false};
     bool done = false;
-    loop.queue_work([&] { ran = true; },
+    queue_work(loop, [&] { ran = true; },
                     [&](std::error_code ec) {
                         CHECK_FALSE(ec);
                         CHECK(ran.load());
@@ -132,7 +132,7 @@ TEST_CASE("an exception thrown by work reaches done as an error, not a crash") {
         std::error_code got;
         std::string what;
         int value = -1;
-        loop.queue_work([]() -> int { throw std::runtime_error("disk on fire"); },
+        queue_work(loop, []() -> int { throw std::runtime_error("disk on fire"); },
                         [&](std::error_code ec, int result, std::exception_ptr error) {
                             got = ec;
                             value = result;
@@ -150,7 +150,7 @@ TEST_CASE("an exception thrown by work reaches done as an error, not a crash") {
     }
     SUBCASE("a plain done gets the error code (what() goes to stderr)") {
         std::error_code got;
-        loop.queue_work([] { throw 42; }, [&](std::error_code ec) { got = ec; });
+        queue_work(loop, [] { throw 42; }, [&](std::error_code ec) { got = ec; });
         REQUIRE(run_until(loop, [&] { return bool(got); }));
         CHECK(got == WorkError::exception_thrown);
         CHECK_FALSE(got.message().empty());
@@ -161,11 +161,11 @@ TEST_CASE("work cancelled before it starts never runs; done gets operation_cance
     EventLoop loop;
     Gate gate;  // declared before the pool: work may wait at it until ~WorkerPool
     WorkerPool pool(1);
-    loop.set_worker_pool(pool);
+    set_worker_pool(loop, pool);
     std::atomic<bool> blocker_started{false};
     bool blocker_done = false;
     // Occupy the only thread, so the next work stays queued.
-    loop.queue_work(
+    queue_work(loop,
         [&] {
             blocker_started = true;
             return gate.wait();
@@ -180,15 +180,15 @@ TEST_CASE("work cancelled before it starts never runs; done gets operation_cance
     std::atomic<bool> ran{false};
     std::error_code got;
     int calls = 0;
-    const WorkId id = loop.queue_work([&] { ran = true; },
+    const WorkId id = queue_work(loop, [&] { ran = true; },
                                       [&](std::error_code ec) {
                                           got = ec;
                                           ++calls;
                                       });
     CHECK(pool.queued() == 1);
-    CHECK(loop.cancel_work(id));
+    CHECK(cancel_work(loop, id));
     CHECK(calls == 0);  // done comes later, on the loop
-    CHECK_FALSE(loop.cancel_work(id));  // cancelled already: a stale id
+    CHECK_FALSE(cancel_work(loop, id));  // cancelled already: a stale id
     REQUIRE(run_until(loop, [&] { return calls == 1; }));
     CHECK(got == std::errc::operation_canceled);
 
@@ -197,18 +197,18 @@ TEST_CASE("work cancelled before it starts never runs; done gets operation_cance
     run_for(loop, std::chrono::milliseconds(20));
     CHECK_FALSE(ran.load());
     CHECK(calls == 1);
-    CHECK(loop.pending_work() == 0);
+    CHECK(pending_work(loop) == 0);
 }
 
 TEST_CASE("cancelling work that started returns false; done gets the real result") {
     EventLoop loop;
     Gate gate;  // declared before the pool: work may wait at it until ~WorkerPool
     WorkerPool pool(1);
-    loop.set_worker_pool(pool);
+    set_worker_pool(loop, pool);
     std::atomic<bool> started{false};
     std::error_code got = std::make_error_code(std::errc::io_error);
     int value = 0;
-    const WorkId id = loop.queue_work(
+    const WorkId id = queue_work(loop,
         [&] {
             started = true;
             gate.wait();
@@ -219,25 +219,25 @@ TEST_CASE("cancelling work that started returns false; done gets the real result
             value = v;
         });
     REQUIRE(run_until(loop, [&] { return started.load(); }));
-    CHECK_FALSE(loop.cancel_work(id));
+    CHECK_FALSE(cancel_work(loop, id));
     gate.open();
     REQUIRE(run_until(loop, [&] { return value != 0; }));
     CHECK_FALSE(got);
     CHECK(value == 5);
-    CHECK_FALSE(loop.cancel_work(id));   // finished: stale
-    CHECK_FALSE(loop.cancel_work(WorkId{}));
+    CHECK_FALSE(cancel_work(loop, id));   // finished: stale
+    CHECK_FALSE(cancel_work(loop, WorkId{}));
 }
 
 TEST_CASE("slow work occupies at most half the pool; normal work still runs promptly") {
     EventLoop loop;
     Gate gate;  // declared before the pool: work may wait at it until ~WorkerPool
     WorkerPool pool(4);
-    loop.set_worker_pool(pool);
+    set_worker_pool(loop, pool);
     CHECK(pool.slow_limit() == 2);
     std::atomic<int> slow_started{0};
     int slow_done = 0;
     for (int i = 0; i < 4; ++i) {
-        loop.queue_work(
+        queue_work(loop,
             [&] {
                 ++slow_started;
                 gate.wait();
@@ -249,7 +249,7 @@ TEST_CASE("slow work occupies at most half the pool; normal work still runs prom
             WorkKind::Slow);
     }
     bool fast_done = false;
-    loop.queue_work([] { return 1; }, [&](std::error_code, int) { fast_done = true; });
+    queue_work(loop, [] { return 1; }, [&](std::error_code, int) { fast_done = true; });
     // Without the cap the four slow jobs would hold all four threads and the
     // fast one would wait for the gate (which only opens below).
     CHECK(run_until(loop, [&] { return fast_done; }));
@@ -317,18 +317,18 @@ TEST_CASE("a loop's queued work is cancelled when its pool is destroyed") {
     std::atomic<bool> started{false};
     {
         WorkerPool pool(1);
-        loop.set_worker_pool(pool);
-        loop.queue_work(
+        set_worker_pool(loop, pool);
+        queue_work(loop,
             [&] {
                 started = true;
                 gate.wait(std::chrono::milliseconds(200));  // the destructor waits for it
             },
             [&](std::error_code ec) { got.push_back(ec); });
         REQUIRE(run_until(loop, [&] { return started.load(); }));
-        loop.queue_work([&] { ran_queued = true; }, [&](std::error_code ec) { got.push_back(ec); });
+        queue_work(loop, [&] { ran_queued = true; }, [&](std::error_code ec) { got.push_back(ec); });
     }
     REQUIRE(run_until(loop, [&] { return got.size() == 2; }));
-    CHECK(loop.pending_work() == 0);
+    CHECK(pending_work(loop) == 0);
     CHECK_FALSE(ran_queued.load());
     // One cancellation (the queued work) and one result (the running work),
     // in whichever order they were posted.
@@ -348,8 +348,8 @@ TEST_CASE("a loop destroyed with work in flight does not crash, and its queued w
     auto token = std::make_shared<int>(0);  // counts what the dones still hold
     {
         EventLoop loop;
-        loop.set_worker_pool(pool);
-        loop.queue_work(
+        set_worker_pool(loop, pool);
+        queue_work(loop,
             [&] {
                 started = true;
                 gate.wait();
@@ -357,7 +357,7 @@ TEST_CASE("a loop destroyed with work in flight does not crash, and its queued w
                 return std::string(1000, 'r');
             },
             [&, token](std::error_code, std::string) { ++dones; });
-        loop.queue_work([&] { ran_queued = true; }, [&, token](std::error_code) { ++dones; });
+        queue_work(loop, [&] { ran_queued = true; }, [&, token](std::error_code) { ++dones; });
         REQUIRE(run_until(loop, [&] { return started.load(); }));
     }  // ~EventLoop while the first work runs and the second is queued
     gate.open();
@@ -382,10 +382,10 @@ TEST_CASE("several loops on several threads share one pool") {
             // suite): a loop that cannot be made counts as a failure below.
             try {
                 EventLoop loop;
-                loop.set_worker_pool(pool);
+                set_worker_pool(loop, pool);
                 int done = 0;
                 for (int i = 0; i < 50; ++i) {
-                    loop.queue_work([i] { return i; },
+                    queue_work(loop, [i] { return i; },
                                     [&](std::error_code ec, int) {
                                         if (!ec) ++done;
                                     });
@@ -404,25 +404,25 @@ TEST_CASE("work may queue more work; set_worker_pool refuses to switch with work
     EventLoop loop;
     WorkerPool pool(1);
     WorkerPool other(1);
-    loop.set_worker_pool(pool);
-    CHECK(&loop.worker_pool() == &pool);
+    set_worker_pool(loop, pool);
+    CHECK(&worker_pool(loop) == &pool);
     int stage = 0;
-    loop.queue_work([] { return 1; },
+    queue_work(loop, [] { return 1; },
                     [&](std::error_code, int) {
                         stage = 1;
-                        loop.queue_work([] { return 2; },
+                        queue_work(loop, [] { return 2; },
                                         [&](std::error_code, int v) { stage = v; });
                     });
-    CHECK_THROWS_AS(loop.set_worker_pool(other), std::system_error);
-    loop.set_worker_pool(pool);  // the same pool: allowed
+    CHECK_THROWS_AS(set_worker_pool(loop, other), std::system_error);
+    set_worker_pool(loop, pool);  // the same pool: allowed
     REQUIRE(run_until(loop, [&] { return stage == 2; }));
-    loop.set_worker_pool(other);
-    CHECK(&loop.worker_pool() == &other);
+    set_worker_pool(loop, other);
+    CHECK(&worker_pool(loop) == &other);
 }
 
 TEST_CASE("loops use the process-wide default pool unless told otherwise") {
     EventLoop loop;
-    CHECK(&loop.worker_pool() == &WorkerPool::default_pool());
+    CHECK(&worker_pool(loop) == &WorkerPool::default_pool());
     CHECK(WorkerPool::default_pool().size() >= 1);
 }
 

@@ -2,7 +2,8 @@
 //
 // One EventLoop belongs to one thread: the thread that constructed it. Every
 // method asserts (in debug builds) that it is called on that thread, except
-// post(), stop() and in_loop_thread(), which any thread may call.
+// post(), run_in_loop(), stop() and in_loop_thread(), which any thread may
+// call.
 //
 // One iteration of run_once(), step by step (docs/architecture.md draws it):
 //
@@ -43,7 +44,6 @@
 #pragma once
 
 #include <reactor/poller.hpp>
-#include <reactor/worker_pool.hpp>
 
 #include <chrono>
 #include <cstdint>
@@ -56,12 +56,12 @@
 #include <system_error>
 #include <thread>
 #include <unordered_map>
+#include <utility>
 #include <vector>
 
 namespace reactor {
 
 namespace detail {
-class LoopAnchor;
 class SignalSet;
 class TimerQueue;
 class Waker;
@@ -210,44 +210,25 @@ public:
     /// callback, the handler's own included. Loop thread only.
     bool remove_signal(SignalId id);
 
-    // ---- work on the worker pool (docs/worker-pool.md) -----------------------
+    // ---- state of the layers above the loop ---------------------------------
 
-    /// Runs `work()` on a WorkerPool thread, then `done` on this loop's
-    /// thread, in a later iteration (via post()): `done(ec, result)` with
-    /// the value `work` returned (moved, never copied), or `done(ec)` when
-    /// `work` returns void. `ec` is empty on success;
-    /// WorkError::exception_thrown ("reactor.work") if `work` threw, with a
-    /// default-constructed result; std::errc::operation_canceled if the work
-    /// was cancelled before it started (cancel_work(), or the pool's
-    /// destruction). A `done` that takes a trailing std::exception_ptr gets
-    /// the exception itself; otherwise its what() is written to stderr.
-    /// `done` runs exactly once, and never both after `work` ran and with
-    /// operation_canceled. Work and Done need only be movable.
-    ///
-    /// If the loop is destroyed first: queued work never starts; work that
-    /// started finishes on its thread, and its `done` is destroyed there
-    /// without being called (run the loop until pending_work() is 0 to
-    /// avoid that). Loop thread only. Throws std::system_error if the
-    /// pool cannot start a thread.
-    template <class Work, class Done>
-    WorkId queue_work(Work work, Done done, WorkKind kind = WorkKind::Normal) {
-        return submit_work(
-            std::make_shared<detail::LoopWork<Work, Done>>(std::move(work), std::move(done)), kind);
-    }
-    /// Cancels queue_work'ed work that has not started: returns true, and
-    /// its `done` receives operation_canceled in a later iteration. False
-    /// if it already started (its `done` gets the real result) or finished,
-    /// or for a stale id. Loop thread only.
-    bool cancel_work(WorkId id);
-    /// Makes later queue_work calls (and fs, resolve) use `pool`, which must
-    /// outlive this loop's use of it, instead of WorkerPool::default_pool().
-    /// Throws std::system_error (operation_in_progress) while work queued on
-    /// the previous pool is pending. Loop thread only.
-    void set_worker_pool(WorkerPool& pool);
-    /// The pool queue_work uses.
-    WorkerPool& worker_pool() const;
-    /// queue_work calls whose `done` has not run yet. Loop thread only.
-    std::size_t pending_work() const noexcept;
+    /// The base of per-loop state that a layer built on the loop keeps in
+    /// it, so the loop need not know that layer: the worker pool's hand-off
+    /// (reactor::queue_work, include/reactor/worker_pool.hpp) keeps its pool
+    /// and its pending count in one.
+    class Attachment {
+    public:
+        virtual ~Attachment() = default;
+    };
+    /// The attachment stored under `key` (by convention the address of a
+    /// static object of the layer that owns it), or nullptr. Loop thread only.
+    Attachment* attachment(const void* key) const noexcept;
+    /// Stores `value` under `key`, destroying the one stored there before.
+    /// ~EventLoop destroys the attachments first of all, newest first, while
+    /// the rest of the loop is whole: what they do as they die (the
+    /// worker pool's hand-off stops posting here) happens before any
+    /// callback is destroyed. Loop thread only.
+    void attach(const void* key, std::unique_ptr<Attachment> value);
 
     // ---- running ------------------------------------------------------------
 
@@ -262,6 +243,21 @@ public:
     /// From another thread, run() may return before this call does: keep
     /// the loop alive until stop() has returned (EventLoopThreads does).
     void stop();
+
+    /// Runs `fn` on the loop thread: at once, before returning, when called
+    /// there (an exception from `fn` then reaches the caller), else as
+    /// post() does. The one way for a method that any thread may call to
+    /// do its work on the loop (TcpConnection::close(), say). `fn` must be
+    /// copyable when called from another thread (it becomes a Callback).
+    /// Any thread.
+    template <class Fn>
+    void run_in_loop(Fn&& fn) {
+        if (in_loop_thread()) {
+            std::forward<Fn>(fn)();
+        } else {
+            post(Callback(std::forward<Fn>(fn)));
+        }
+    }
 
     /// Runs `fn` on the loop thread, in a later iteration, in posting order.
     /// Thread-safe: this is the way into the loop from other threads; it
@@ -328,7 +324,7 @@ private:
     void trace_dispatch(Watcher& w, std::uint32_t index, Events events);
     void trace_watch(const Watcher& w, std::uint32_t index, bool added);
     std::string trace_label(const Watcher& w, std::uint32_t index) const;
-    WorkId submit_work(std::shared_ptr<detail::LoopWorkBase> work, WorkKind kind);
+    void deliver_signals(bool read_pipe);
 
     std::unique_ptr<Poller> poller_;
     std::thread::id owner_;
@@ -376,9 +372,9 @@ private:
     bool stop_requested_ = false;  // guarded by mutex_
 
     std::unique_ptr<detail::SignalSet> signals_;  // created by the first on_signal()
+    WatcherId signals_watch_;                      // its pipe's read end
 
-    WorkerPool* pool_ = nullptr;                   // null: WorkerPool::default_pool()
-    std::shared_ptr<detail::LoopAnchor> anchor_;  // created by the first queue_work()
+    std::vector<std::pair<const void*, std::unique_ptr<Attachment>>> attachments_;
 };
 
 }  // namespace reactor

@@ -7,7 +7,7 @@
 //   // runs on at once; the callback comes later, on the loop thread
 //
 // Disks do not tell poll() when a read would block, so every call here runs
-// its blocking system calls on the loop's WorkerPool (EventLoop::queue_work,
+// its blocking system calls on the loop's WorkerPool (reactor::queue_work,
 // WorkKind::Normal) and delivers the outcome to an error-first callback on
 // the loop thread, in a later iteration.
 //
@@ -17,15 +17,16 @@
 //  - Errors carry the errno (std::system_category): ENOENT, EACCES, EISDIR,
 //    ENOTDIR, ENOTEMPTY... as the system reports them for the same call;
 //    std::errc::operation_canceled if the call was cancelled (via
-//    loop.cancel_work(id)) before it started, or its pool was destroyed.
+//    cancel_work(loop, id)) before it started, or its pool was destroyed.
 //  - No partial results: on error the string or vector is empty.
 //  - Files are opened with O_CLOEXEC (no fd leaks into child processes);
 //    EINTR is retried.
-//  - Each returns the id of its pool work, for loop.cancel_work(); an fs
+//  - Each returns the id of its pool work, for cancel_work(loop, id); an fs
 //    call that has started runs to its end.
 #pragma once
 
 #include <reactor/event_loop.hpp>
+#include <reactor/worker_pool.hpp>
 
 #include <chrono>
 #include <cstdint>

@@ -6,9 +6,9 @@
 #include <reactor/event_loop_threads.hpp>
 #include <reactor/fs.hpp>
 #include <reactor/http/request_parser.hpp>
-#include <reactor/http/response.hpp>
 #include <reactor/http/server.hpp>
 #include <reactor/http/static_files.hpp>
+#include <reactor/http/status.hpp>
 #include <reactor/poller.hpp>
 #include <reactor/resolve.hpp>
 #include <reactor/socket.hpp>

@@ -13,6 +13,7 @@
 #pragma once
 
 #include <reactor/event_loop.hpp>
+#include <reactor/worker_pool.hpp>
 
 #include <cstdint>
 #include <functional>
@@ -64,7 +65,7 @@ using ResolveCallback = std::function<void(std::error_code, std::vector<Resolved
 /// addresses (as an empty `host` does), and any name ending in ".invalid"
 /// fails with EAI_NONAME, so both answer at once even on a machine with no
 /// /etc/hosts and an unreachable DNS server.
-/// Returns the work's id: loop.cancel_work(id) cancels a lookup that has
+/// Returns the work's id: cancel_work(loop, id) cancels a lookup that has
 /// not started (cb then gets operation_canceled); one that has started
 /// cannot be interrupted and runs to its end. Loop thread only.
 WorkId resolve(EventLoop& loop, std::string host, std::uint16_t port, ResolveCallback cb);

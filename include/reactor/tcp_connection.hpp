@@ -49,7 +49,8 @@
 //
 // Threads: a connection belongs to its loop (loop()), which may one day
 // differ from its server's. send(), close(), shutdown() and force_close()
-// may be called from any thread (they post to the loop); everything else is
+// may be called from any thread (off the loop they post to it, through
+// EventLoop::run_in_loop; send() posts a copy); everything else is
 // loop-thread only.
 #pragma once
 
@@ -231,8 +232,11 @@ private:
     void handle_eof(const TcpConnectionPtr& self);
     void after_eof(const TcpConnectionPtr& self);
     void deliver(const TcpConnectionPtr& self);
-    bool send_in_loop(const char* data, std::size_t size);
-    void queue_output(const char* data, std::size_t size);
+    // The one send path, on the loop thread: straight to the socket when
+    // nothing is queued, the rest queued (taking over `donor`'s block, no
+    // copy, when nothing was queued before), one high-water check. A
+    // `donor` is consumed on success and left as it was on false.
+    bool write(const char* data, std::size_t size, Buffer* donor);
     void after_drain(const TcpConnectionPtr& self);
     void shutdown_in_loop();
     void close_in_loop();

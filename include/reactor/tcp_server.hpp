@@ -56,7 +56,7 @@
 namespace reactor {
 
 namespace detail {
-class TcpServerCore;
+class ServerLoop;
 class LoopGroup;
 }
 
@@ -180,8 +180,10 @@ public:
     void shutdown(EventLoop::Duration grace, std::function<void()> done);
 
 private:
-    std::shared_ptr<detail::TcpServerCore> core_;   // the first loop's
-    std::shared_ptr<detail::LoopGroup> group_;      // the other loops (threads > 1)
+    // src/net/README.md draws these: per loop an acceptor and a connection
+    // table; the group runs the other loops.
+    std::shared_ptr<detail::ServerLoop> core_;  // the server's own loop's
+    std::shared_ptr<detail::LoopGroup> group_;  // the other loops (threads > 1)
 };
 
 }  // namespace reactor

@@ -1,5 +1,5 @@
 // src/http/response.cpp -- the response writer and the Date cache.
-#include <reactor/http/response.hpp>
+#include "http/response.hpp"
 
 #include "http/chars.hpp"
 #include "http/status_list.hpp"

@@ -53,7 +53,7 @@
 // Internal: not installed.
 #pragma once
 
-#include <reactor/http/response.hpp>
+#include "http/response.hpp"
 #include <reactor/http/server.hpp>
 
 #include <cstddef>

@@ -288,13 +288,7 @@ void ServerCore::on_every_loop(Fn fn) {
         std::lock_guard<std::mutex> lock(loops_mutex_);
         loops = loops_;
     }
-    for (auto& ls : loops) {
-        if (ls->loop.in_loop_thread()) {
-            fn(*ls);
-        } else {
-            ls->loop.post([ls, fn] { fn(*ls); });
-        }
-    }
+    for (auto& ls : loops) ls->loop.run_in_loop([ls, fn] { fn(*ls); });
 }
 
 void ServerCore::shutdown(EventLoop::Duration grace, std::function<void()> done) {

@@ -25,7 +25,7 @@
 
 #include "http/session.hpp"
 
-#include <reactor/http/response.hpp>
+#include "http/response.hpp"
 #include <reactor/http/server.hpp>
 
 #include <atomic>

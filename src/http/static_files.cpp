@@ -2,7 +2,7 @@
 // Content-Type, HTTP dates, conditional and range requests. Pure functions;
 // the system calls are in open_beneath.cpp.
 #include <reactor/http/static_files.hpp>
-#include <reactor/http/response.hpp>
+#include "http/response.hpp"
 
 #include "http/chars.hpp"
 

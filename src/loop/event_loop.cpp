@@ -1,7 +1,6 @@
 // src/loop/event_loop.cpp -- one thread, one poller, many callbacks.
 #include <reactor/event_loop.hpp>
 
-#include "work/loop_work.hpp"
 #include "base/scope_exit.hpp"
 #include "loop/signal_set.hpp"
 #include "base/syscall.hpp"
@@ -67,8 +66,17 @@ EventLoop::EventLoop(std::string_view backend)
 }
 
 EventLoop::~EventLoop() {
-    if (anchor_) anchor_->detach();  // first: work finishing now must not post here
-    signals_.reset();
+    // First the attachments, newest first: the worker pool's hand-off stops
+    // posting here before anything else is torn down.
+    while (!attachments_.empty()) {
+        std::unique_ptr<Attachment> last = std::move(attachments_.back().second);
+        attachments_.pop_back();
+        last.reset();
+    }
+    if (signals_) {
+        unwatch(signals_watch_);
+        signals_.reset();
+    }
     unwatch(waker_watch_);
     // Callbacks are destroyed without being called; fds belong to their owners.
     // They are destroyed here, while every part of the loop still exists,
@@ -319,10 +327,26 @@ std::size_t EventLoop::timer_count() const noexcept { return timers_->size(); }
 SignalId EventLoop::on_signal(int signo, SignalCallback cb) {
     assert_in_loop_thread();
     if (!signals_) {
-        signals_ = std::make_unique<detail::SignalSet>(*this);
+        auto signals = std::make_unique<detail::SignalSet>();
+        signals_watch_ = watch(signals->read_fd(), Readable, [this](Events) { deliver_signals(true); }, WatchLabel::Signals);
+        signals_ = std::move(signals);
         ++internal_watchers_;
     }
     return SignalId{signals_->add(signo, std::move(cb))};
+}
+
+void EventLoop::deliver_signals(bool read_pipe) {
+    try {
+        if (read_pipe) {
+            signals_->read_pipe();
+        }
+        signals_->run_due();
+    } catch (...) {
+        // The exception policy: a handler that threw leaves the calls owed
+        // after it queued, and they are made in a later iteration.
+        if (signals_->has_due()) post([this] { deliver_signals(false); });
+        throw;
+    }
 }
 
 bool EventLoop::remove_signal(SignalId id) {
@@ -330,35 +354,26 @@ bool EventLoop::remove_signal(SignalId id) {
     return signals_ && id.value != 0 && signals_->remove(id.value);
 }
 
-// ---- work on the worker pool ------------------------------------------------
+// ---- state of the layers above the loop -------------------------------------
 
-WorkId EventLoop::submit_work(std::shared_ptr<detail::LoopWorkBase> work, WorkKind kind) {
+EventLoop::Attachment* EventLoop::attachment(const void* key) const noexcept {
     assert_in_loop_thread();
-    if (!anchor_) anchor_ = std::make_shared<detail::LoopAnchor>(*this);
-    return detail::submit_loop_work(anchor_, worker_pool(), std::move(work), kind);
-}
-
-bool EventLoop::cancel_work(WorkId id) {
-    assert_in_loop_thread();
-    return id.value != 0 && worker_pool().cancel(id);
-}
-
-void EventLoop::set_worker_pool(WorkerPool& pool) {
-    assert_in_loop_thread();
-    // Ids are cancelled through the current pool: switching with work in
-    // flight would make that work uncancellable.
-    if (pending_work() != 0 && &pool != &worker_pool()) {
-        throw std::system_error(std::make_error_code(std::errc::operation_in_progress),
-                                "reactor: set_worker_pool with work pending");
+    for (const auto& [k, value] : attachments_) {
+        if (k == key) return value.get();
     }
-    pool_ = &pool;
+    return nullptr;
 }
 
-WorkerPool& EventLoop::worker_pool() const {
-    return pool_ != nullptr ? *pool_ : WorkerPool::default_pool();
+void EventLoop::attach(const void* key, std::unique_ptr<Attachment> value) {
+    assert_in_loop_thread();
+    for (auto& [k, old] : attachments_) {
+        if (k == key) {
+            std::swap(old, value);
+            return;  // the previous one dies here, as `value` leaves scope
+        }
+    }
+    attachments_.emplace_back(key, std::move(value));
 }
-
-std::size_t EventLoop::pending_work() const noexcept { return anchor_ ? anchor_->pending : 0; }
 
 // ---- running ----------------------------------------------------------------
 

@@ -74,7 +74,7 @@ struct RouteTableInit {
 
 }  // namespace
 
-SignalSet::SignalSet(EventLoop& loop) : loop_(loop) {
+SignalSet::SignalSet() {
     int fds[2];
     if (::pipe(fds) != 0) throw_error(last_error(), "reactor: signal pipe");
     for (int fd : fds) {
@@ -100,7 +100,6 @@ SignalSet::SignalSet(EventLoop& loop) : loop_(loop) {
         throw std::system_error(std::make_error_code(std::errc::resource_unavailable_try_again),
                                 "reactor: too many loops listening for signals");
     }
-    watch_ = loop_.watch(read_fd_, Readable, [this](Events) { on_readable(); }, WatchLabel::Signals);
 }
 
 SignalSet::~SignalSet() {
@@ -114,7 +113,6 @@ SignalSet::~SignalSet() {
         route_fd[route_].store(-1, std::memory_order_release);
         route_taken[route_] = false;
     }
-    loop_.unwatch(watch_);
     ::close(read_fd_);
     ::close(write_fd_);
 }
@@ -148,7 +146,7 @@ bool SignalSet::remove(std::uint64_t id) {
     return true;
 }
 
-void SignalSet::on_readable() {
+void SignalSet::read_pipe() {
     unsigned char buf[64];
     for (;;) {
         const ssize_t n = ::read(read_fd_, buf, sizeof buf);
@@ -159,7 +157,6 @@ void SignalSet::on_readable() {
             }
         }
     }
-    run_due();
 }
 
 void SignalSet::run_due() {
@@ -167,18 +164,13 @@ void SignalSet::run_due() {
     // runs a copy of the callback, if its handler is still registered when
     // its turn comes. Each call is counted as made before it runs, so one
     // that throws is not made again.
-    try {
-        while (due_next_ < due_.size()) {
-            const Call call = due_[due_next_++];
-            const auto it = std::find_if(handlers_.begin(), handlers_.end(),
-                                         [&](const Handler& h) { return h.id == call.id; });
-            if (it == handlers_.end()) continue;
-            const Callback cb = it->cb;
-            cb(call.signo);
-        }
-    } catch (...) {
-        if (due_next_ < due_.size()) loop_.post([this] { run_due(); });
-        throw;
+    while (due_next_ < due_.size()) {
+        const Call call = due_[due_next_++];
+        const auto it = std::find_if(handlers_.begin(), handlers_.end(),
+                                     [&](const Handler& h) { return h.id == call.id; });
+        if (it == handlers_.end()) continue;
+        const Callback cb = it->cb;
+        cb(call.signo);
     }
     due_.clear();
     due_next_ = 0;

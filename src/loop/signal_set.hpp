@@ -17,11 +17,14 @@
 // write(2) only. Tables (routes_) are process-wide, at most kMaxLoops loops
 // may listen for signals at once.
 //
+// The set knows nothing of the loop: EventLoop watches read_fd() and, when
+// it is readable, calls read_pipe() then run_due() (and, if a handler threw,
+// posts a later run_due() for the calls still owed).
+//
 // Internal: used by EventLoop only, on the loop thread.
 #pragma once
 
-#include <reactor/event_loop.hpp>
-
+#include <cstddef>
 #include <cstdint>
 #include <functional>
 #include <vector>
@@ -32,11 +35,11 @@ class SignalSet {
 public:
     using Callback = std::function<void(int)>;
 
-    /// Creates the pipe, registers it with `loop` and takes one of the
-    /// process-wide routes (64 loops at most may listen for signals at
-    /// once). Throws std::system_error (errc::resource_unavailable_try_again
-    /// when no route is free, or the pipe's errno).
-    explicit SignalSet(EventLoop& loop);
+    /// Creates the pipe and takes one of the process-wide routes (64 loops
+    /// at most may listen for signals at once). Throws std::system_error
+    /// (errc::resource_unavailable_try_again when no route is free, or the
+    /// pipe's errno).
+    SignalSet();
     ~SignalSet();
     SignalSet(const SignalSet&) = delete;
     SignalSet& operator=(const SignalSet&) = delete;
@@ -49,26 +52,32 @@ public:
     bool remove(std::uint64_t id);
     bool empty() const noexcept { return handlers_.empty(); }
 
+    /// The pipe's read end, for the loop to watch (Readable).
+    int read_fd() const noexcept { return read_fd_; }
+    /// Reads the signal numbers written to the pipe and queues one call per
+    /// handler registered for each.
+    void read_pipe();
+    /// Makes the queued calls, in order. A handler that throws leaves the
+    /// calls after it queued (has_due()), and the exception propagates.
+    void run_due();
+    /// True while calls are queued.
+    bool has_due() const noexcept { return due_next_ < due_.size(); }
+
 private:
     struct Handler {
         std::uint64_t id;
         int signo;
         Callback cb;
     };
-    void on_readable();
-    void run_due();
-
-    EventLoop& loop_;
     int read_fd_ = -1;
     int write_fd_ = -1;
     int route_ = -1;  // this loop's index in the process-wide route table
-    WatcherId watch_;
     std::vector<Handler> handlers_;
     std::uint64_t next_id_ = 1;
     // The handler calls owed for the signals read from the pipe, in order;
     // due_next_ is the next to make. A handler that throws leaves the rest
-    // here, and a posted run_due() makes them (the exception policy:
-    // nothing queued is lost).
+    // here, and the loop's posted run_due() makes them (the exception
+    // policy: nothing queued is lost).
     struct Call {
         int signo;
         std::uint64_t id;

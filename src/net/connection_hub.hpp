@@ -14,12 +14,19 @@
 #include <reactor/tcp_connection.hpp>
 
 #include <algorithm>
+#include <atomic>
 #include <chrono>
 #include <cstdint>
 #include <functional>
 #include <utility>
 
 namespace reactor::detail {
+
+/// What every loop of one server shares across threads: the connections
+/// open over all of them (counted from the accept on), for max_connections.
+struct ServerShared {
+    std::atomic<std::size_t> current{0};
+};
 
 /// Told (on the loop thread) when one of its connections has closed and its
 /// close callback has run; drops its reference to it.

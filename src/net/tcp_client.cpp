@@ -250,7 +250,7 @@ private:
 
     void stop_lookup() noexcept {
         ++lookup_generation_;  // an answer still on its way is ignored
-        if (lookup_work_) loop_.cancel_work(std::exchange(lookup_work_, WorkId{}));
+        if (lookup_work_) cancel_work(loop_, std::exchange(lookup_work_, WorkId{}));
         candidates_.clear();
     }
 

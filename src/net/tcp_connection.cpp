@@ -213,51 +213,24 @@ void TcpConnection::after_drain(const TcpConnectionPtr&) {
 // ---- output -------------------------------------------------------------------
 
 bool TcpConnection::send(std::string_view data) {
-    if (loop_.in_loop_thread()) return send_in_loop(data.data(), data.size());
+    if (loop_.in_loop_thread()) return write(data.data(), data.size(), nullptr);
+    // Not run_in_loop(): on the loop thread the bytes go out uncopied and
+    // the result is returned; only from another thread is a copy posted.
     if (state() != State::Connected) return false;
     loop_.post([self = shared_from_this(), copy = std::string(data)] {
-        self->send_in_loop(copy.data(), copy.size());
+        self->write(copy.data(), copy.size(), nullptr);
     });
     return true;
 }
 
 bool TcpConnection::send(Buffer& buffer) {
-    if (!loop_.in_loop_thread()) {
-        const bool ok = send(buffer.view());
-        if (ok) buffer.consume_all();
-        return ok;
-    }
-    if (state() != State::Connected) return false;
-    if (output_.empty()) {
-        const ssize_t n = detail::send_raw(socket_.fd(), buffer.data(), buffer.size());
-        if (n < 0 && !detail::errno_would_block()) {
-            begin_close(detail::last_error(), true);
-            return false;
-        }
-        if (n > 0) {
-            buffer.consume(static_cast<std::size_t>(n));
-            last_write_ms_ = detail::loop_millis(loop_);
-        }
-        if (buffer.empty()) return true;
-        if (!BufferAccess::holds_scratch(buffer)) {
-            // Nothing queued yet: the remainder keeps its block, which
-            // becomes the output buffer. No copy.
-            const std::size_t queued = buffer.size();
-            output_.swap(buffer);
-            buffer.release();
-            update_interest();
-            if (queued >= hub_->options.high_water_mark && hub_->callbacks.on_high_water) {
-                hub_->callbacks.on_high_water(shared_from_this(), queued);
-            }
-            return true;
-        }
-    }
-    queue_output(buffer.data(), buffer.size());
-    buffer.consume_all();
-    return true;
+    if (loop_.in_loop_thread()) return write(buffer.data(), buffer.size(), &buffer);
+    const bool ok = send(buffer.view());
+    if (ok) buffer.consume_all();
+    return ok;
 }
 
-bool TcpConnection::send_in_loop(const char* data, std::size_t size) {
+bool TcpConnection::write(const char* data, std::size_t size, Buffer* donor) {
     if (state() != State::Connected) return false;
     std::size_t written = 0;
     if (output_.empty()) {
@@ -267,18 +240,26 @@ bool TcpConnection::send_in_loop(const char* data, std::size_t size) {
             last_write_ms_ = detail::loop_millis(loop_);
         } else if (!detail::errno_would_block()) {
             // EPIPE, ECONNRESET: the close callback reports it, from the
-            // loop, not from inside this call.
+            // loop, not from inside this call. A donor is left as it was.
             begin_close(detail::last_error(), true);
             return false;
         }
     }
-    if (written < size) queue_output(data + written, size - written);
-    return true;
-}
-
-void TcpConnection::queue_output(const char* data, std::size_t size) {
+    if (written == size) {  // all taken: nothing queued, no mark crossed
+        if (donor != nullptr) donor->consume_all();
+        return true;
+    }
     const std::size_t before = output_.size();
-    output_.append(data, size);
+    if (donor != nullptr && before == 0 && !BufferAccess::holds_scratch(*donor)) {
+        // Nothing queued yet: the remainder keeps its block, which becomes
+        // the output buffer. No copy.
+        donor->consume(written);
+        output_.swap(*donor);
+        donor->release();
+    } else {
+        output_.append(data + written, size - written);
+        if (donor != nullptr) donor->consume_all();
+    }
     if (before == 0) {
         last_write_ms_ = detail::loop_millis(loop_);  // the write-stall clock starts
         update_interest();
@@ -287,16 +268,13 @@ void TcpConnection::queue_output(const char* data, std::size_t size) {
     if (before < mark && output_.size() >= mark && hub_->callbacks.on_high_water) {
         hub_->callbacks.on_high_water(shared_from_this(), output_.size());
     }
+    return true;
 }
 
 // ---- closing ------------------------------------------------------------------
 
 void TcpConnection::shutdown() {
-    if (!loop_.in_loop_thread()) {
-        loop_.post([self = shared_from_this()] { self->shutdown_in_loop(); });
-        return;
-    }
-    shutdown_in_loop();
+    loop_.run_in_loop([self = shared_from_this()] { self->shutdown_in_loop(); });
 }
 
 void TcpConnection::shutdown_in_loop() {
@@ -313,11 +291,7 @@ void TcpConnection::shutdown_in_loop() {
 }
 
 void TcpConnection::close() {
-    if (!loop_.in_loop_thread()) {
-        loop_.post([self = shared_from_this()] { self->close_in_loop(); });
-        return;
-    }
-    close_in_loop();
+    loop_.run_in_loop([self = shared_from_this()] { self->close_in_loop(); });
 }
 
 void TcpConnection::close_in_loop() {
@@ -334,11 +308,7 @@ void TcpConnection::close_in_loop() {
 }
 
 void TcpConnection::force_close() {
-    if (!loop_.in_loop_thread()) {
-        loop_.post([self = shared_from_this()] { self->begin_close({}, true); });
-        return;
-    }
-    begin_close({}, true);
+    loop_.run_in_loop([self = shared_from_this()] { self->begin_close({}, true); });
 }
 
 void TcpConnection::begin_close(std::error_code ec, bool defer) {

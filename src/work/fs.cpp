@@ -246,7 +246,7 @@ struct Outcome {
 // loop. An allocation failure becomes ENOMEM rather than an exception.
 template <class T, class Blocking, class Callback>
 WorkId run_with_value(EventLoop& loop, Blocking blocking, Callback cb) {
-    return loop.queue_work(
+    return queue_work(loop,
         [blocking = std::move(blocking)] {
             Outcome<T> r;
             try {
@@ -267,7 +267,7 @@ WorkId run_with_value(EventLoop& loop, Blocking blocking, Callback cb) {
 // The same for calls without a value: `blocking() -> error_code`, `cb(ec)`.
 template <class Blocking>
 WorkId run_for_error(EventLoop& loop, Blocking blocking, DoneCallback cb) {
-    return loop.queue_work(
+    return queue_work(loop,
         [blocking = std::move(blocking)]() -> std::error_code {
             try {
                 return blocking();

@@ -3,29 +3,30 @@
 // A queue_work call crosses threads twice: loop -> pool (WorkerPool::submit)
 // and pool -> loop (EventLoop::post). The second crossing must not touch a
 // loop that has been destroyed meanwhile, so the tasks never hold the loop
-// itself; they hold a LoopAnchor, shared with the loop, which the loop
-// detaches in its destructor:
+// itself; they hold a LoopAnchor, which the loop's work state (an
+// EventLoop::Attachment) detaches when the loop destroys it, first thing in
+// ~EventLoop:
 //
-//   EventLoop --owns--> shared_ptr<LoopAnchor> <--shares-- each queued task
-//                        { mutex, EventLoop* or null, pending count }
+//   EventLoop --owns--> LoopWorkState --owns--> shared_ptr<LoopAnchor>
+//   (knows only          { pool chosen }          { mutex, EventLoop* or null,
+//    Attachment)                                    pending count }
+//                                                     ^--shares-- each queued task
 //
 // Posting goes through the anchor under its mutex, so a detach() either
 // happens before a post (which then drops the completion) or after it
 // (the completion is in the loop's queue and is destroyed with the loop).
+// The arrows point from the work layer down to the loop only.
 //
-// Internal: used by EventLoop only.
+// Internal: used by the queue_work family (src/work/loop_work.cpp) only.
 #pragma once
 
+#include <reactor/event_loop.hpp>
 #include <reactor/worker_pool.hpp>
 
 #include <cstddef>
 #include <functional>
 #include <memory>
 #include <mutex>
-
-namespace reactor {
-class EventLoop;
-}
 
 namespace reactor::detail {
 
@@ -37,7 +38,7 @@ public:
     bool alive() const;
     /// Posts `fn` to the loop if it is alive; returns whether it did. Any thread.
     bool post(std::function<void()> fn);
-    /// Called first thing by ~EventLoop: later posts are dropped.
+    /// Called when the loop destroys its work state: later posts are dropped.
     void detach();
 
     /// queue_work calls whose `done` has not run yet. Loop thread only.
@@ -48,12 +49,14 @@ private:
     EventLoop* loop_;
 };
 
-/// Submits `work` to `pool` on behalf of the loop behind `anchor`. When it
-/// has run, work->finish({}) is posted to the loop; if it is cancelled
-/// before it started, work->finish(operation_canceled) is; if the loop is
-/// destroyed first, neither (the work does not even start if it has not).
-/// Loop thread only. Throws what WorkerPool::submit throws.
-WorkId submit_loop_work(const std::shared_ptr<LoopAnchor>& anchor, WorkerPool& pool,
-                        std::shared_ptr<LoopWorkBase> work, WorkKind kind);
+/// One loop's queue_work state, kept in the loop as an attachment.
+class LoopWorkState final : public EventLoop::Attachment {
+public:
+    explicit LoopWorkState(EventLoop& loop) : anchor(std::make_shared<LoopAnchor>(loop)) {}
+    ~LoopWorkState() override { anchor->detach(); }
+
+    WorkerPool* pool = nullptr;  // null: WorkerPool::default_pool()
+    const std::shared_ptr<LoopAnchor> anchor;
+};
 
 }  // namespace reactor::detail

@@ -135,7 +135,7 @@ WorkId resolve(EventLoop& loop, std::string host, std::uint16_t port, ResolveCal
 
 WorkId resolve(EventLoop& loop, std::string host, std::uint16_t port, int family,
                ResolveCallback cb) {
-    return loop.queue_work(
+    return queue_work(loop,
         [host = std::move(host), port, family] { return lookup(host, port, family); },
         [cb = std::move(cb)](std::error_code ec, Lookup result) {
             if (!ec) ec = result.ec;

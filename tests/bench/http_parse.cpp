@@ -9,7 +9,7 @@
 //
 // Usage: build/bench/http_parse [iterations]   (default 1000000)
 #include <reactor/http/request_parser.hpp>
-#include <reactor/http/response.hpp>
+#include "http/response.hpp"
 
 #include <chrono>
 #include <cstdio>

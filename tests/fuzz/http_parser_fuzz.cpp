@@ -22,7 +22,7 @@
 //   - every accepted header value can be echoed by the response writer
 //     without it refusing the value.
 #include <reactor/http/request_parser.hpp>
-#include <reactor/http/response.hpp>
+#include "http/response.hpp"
 
 #include "http/chars.hpp"
 

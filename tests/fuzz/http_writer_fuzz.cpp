@@ -35,7 +35,7 @@
 //   - Connection: close exactly when the connection is not kept alive,
 //     keep-alive only for a kept HTTP/1.0 connection, Date exactly when a
 //     DateCache is given.
-#include <reactor/http/response.hpp>
+#include "http/response.hpp"
 
 #include <cstdint>
 #include <cstdio>

@@ -1,4 +1,4 @@
-// reactor/http/response.hpp -- serialising HTTP/1.1 responses into a byte string.
+// src/http/response.hpp -- serialising HTTP/1.1 responses into a byte string.
 //
 // Pure functions and small value types: they append the bytes of a response
 // to a std::string the caller owns (typically a connection's output buffer),
@@ -26,6 +26,10 @@
 // Threads: no shared state; the usual rules for the std::string apply.
 // A DateCache is written by its owner (the server's 1 s timer on the loop
 // thread) and read by writers on that same thread.
+//
+// Internal: the server's sessions and static files write with it (and the
+// tests and the fuzz target check it byte by byte); users answer through
+// http::Response (include/reactor/http/server.hpp).
 #pragma once
 
 #include <reactor/http/request_parser.hpp>
