@@ -30,7 +30,7 @@ int main(int argc, char** argv) {
 
     int status = 0;
     // [queue_work]
-    loop.queue_work(
+    reactor::queue_work(loop,
         [path] {  // on a pool thread: may block
             std::ifstream in(path);
             if (!in) throw std::system_error(errno, std::generic_category(), path);

@@ -94,7 +94,7 @@ inline void stream_file(EventLoop& loop, const std::shared_ptr<FileStream>& s) {
         return;
     }
     const std::size_t length = std::min(s->slice, s->size - s->offset);
-    loop.queue_work(
+    reactor::queue_work(loop,
         [fd = s->file.get(), offset = s->offset, length] {
             std::string data(length, '\0');
             const ssize_t n = ::pread(fd, data.data(), length, static_cast<off_t>(offset));
