@@ -256,7 +256,7 @@ HttpResult run_http(EventLoop& loop, HttpFixture& fx, std::size_t clients) {
         }
     }
     peers.clear();
-    drive(loop, [&] { return fx.server.tcp().connection_count() == 0 && loop.pending_work() == 0; },
+    drive(loop, [&] { return fx.server.tcp().connection_count() == 0 && pending_work(loop) == 0; },
           &r.wait_errors);
     return r;
 }

@@ -8,6 +8,7 @@
 
 #include <reactor/event_loop.hpp>
 #include <reactor/http/server.hpp>
+#include <reactor/worker_pool.hpp>
 
 #include <sys/socket.h>
 #include <unistd.h>

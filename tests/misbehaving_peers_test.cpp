@@ -234,7 +234,7 @@ TEST_CASE("a client that never reads a streamed file: one slice is buffered, the
     // Closed by the send timeout (600 ms, checked every 150 ms).
     CHECK(took >= options.send_timeout);
     CHECK(took < std::chrono::seconds(3));
-    drive(loop, [&] { return loop.pending_work() == 0; });
+    drive(loop, [&] { return pending_work(loop) == 0; });
 }
 
 // ---- a client that leaves mid-response ----------------------------------------------------
@@ -278,7 +278,7 @@ TEST_CASE("clients that leave mid-response at random points, closing or resettin
         }
         client.fd.reset();
         // The server lets go of it: no connection, no work left behind.
-        CHECK(drive(loop, [&] { return server.tcp().connection_count() == 0 && loop.pending_work() == 0; },
+        CHECK(drive(loop, [&] { return server.tcp().connection_count() == 0 && pending_work(loop) == 0; },
                     nullptr, std::chrono::seconds(3)));
     }
     // And serves the next client whole.
@@ -288,7 +288,7 @@ TEST_CASE("clients that leave mid-response at random points, closing or resettin
     CHECK(reply.status == 200);
     CHECK(reply.body == file);
     last.fd.reset();
-    CHECK(drive(loop, [&] { return server.tcp().connection_count() == 0 && loop.pending_work() == 0; }));
+    CHECK(drive(loop, [&] { return server.tcp().connection_count() == 0 && pending_work(loop) == 0; }));
 }
 
 // ---- slowloris ----------------------------------------------------------------------------
@@ -393,7 +393,7 @@ TEST_CASE("a client that half-closes and keeps reading") {
         CHECK(client.wait_eof(loop));
         CHECK(client.in.empty());
         CHECK(drive(loop, [&] {
-            return server.tcp().connection_count() == 0 && loop.pending_work() == 0 && later_pending == 0;
+            return server.tcp().connection_count() == 0 && pending_work(loop) == 0 && later_pending == 0;
         }));
     }
     SUBCASE("by default EOF means gone: what was written is flushed, the rest dropped, then EOF") {
@@ -425,7 +425,7 @@ TEST_CASE("a client that half-closes and keeps reading") {
             CHECK(is_prefix(rest, want[k]));
         }
         CHECK(drive(loop, [&] {
-            return server.tcp().connection_count() == 0 && loop.pending_work() == 0 && later_pending == 0;
+            return server.tcp().connection_count() == 0 && pending_work(loop) == 0 && later_pending == 0;
         }));
     }
     SUBCASE("a plain TCP echo with half-close allowed: all the echo, then EOF") {

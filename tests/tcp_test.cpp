@@ -10,6 +10,7 @@
 
 #include <sys/stat.h>
 
+#include <any>
 #include <atomic>
 #include <cstdlib>
 #include <map>
