@@ -219,6 +219,10 @@ std::vector<std::string> violations(const Tree& tree) {
             const std::string where = path + ":" + std::to_string(inc.line) + " includes " +
                                       (inc.angled ? "<" + inc.path + ">" : "\"" + inc.path + "\"");
             std::string to;
+            // The fault-injection seam: only the test library is compiled
+            // with it (-DREACTOR_FAULT_INJECTION, from tests/fault/), so it
+            // is below the library rather than above it.
+            if (path == "src/base/syscall.hpp" && inc.path == "fault/syscalls.hpp") continue;
             if (inc.angled) {
                 if (!starts_with(inc.path, "reactor/")) continue;  // the system's and the standard's
                 const std::string h = inc.path.substr(std::string("reactor/").size());
