@@ -354,8 +354,7 @@ int accept(int fd, struct sockaddr* address, socklen_t* length) {
     return finish(Accept, ::accept(fd, address, length));
 }
 
-#if defined(__linux__) || defined(__FreeBSD__) || defined(__NetBSD__) || defined(__OpenBSD__) || \
-    defined(__DragonFly__)
+#if REACTOR_HAVE_ACCEPT4
 int accept4(int fd, struct sockaddr* address, socklen_t* length, int flags) {
     const Verdict v = decide(Accept, fd);
     if (v.kind == Verdict::Fail) return failed<int>(v.error);
@@ -387,7 +386,7 @@ int poll(struct pollfd* fds, nfds_t count, int timeout_ms) {
     return finish(Wait, ::poll(fds, count, timeout_ms));  // nothing to cut
 }
 
-#if defined(__linux__)
+#if REACTOR_HAVE_EPOLL
 int epoll_wait(int epfd, struct epoll_event* events, int max_events, int timeout_ms) {
     const Verdict v = decide(Wait, epfd);
     if (v.kind == Verdict::Fail) return failed<int>(v.error);

@@ -16,7 +16,9 @@
 #include <sys/uio.h>
 #include <unistd.h>
 
-#if defined(__linux__)
+#include "base/platform.hpp"
+
+#if REACTOR_HAVE_EPOLL
 #include <sys/epoll.h>
 #endif
 #if defined(__APPLE__) || defined(__FreeBSD__) || defined(__NetBSD__) || \
@@ -38,14 +40,13 @@ ssize_t sendto(int fd, const void* data, size_t size, int flags, const struct so
 int socket(int family, int type, int protocol);
 int connect(int fd, const struct sockaddr* address, socklen_t length);
 int accept(int fd, struct sockaddr* address, socklen_t* length);
-#if defined(__linux__) || defined(__FreeBSD__) || defined(__NetBSD__) || defined(__OpenBSD__) || \
-    defined(__DragonFly__)
+#if REACTOR_HAVE_ACCEPT4
 int accept4(int fd, struct sockaddr* address, socklen_t* length, int flags);
 #endif
 int shutdown(int fd, int how);
 int getsockopt(int fd, int level, int name, void* value, socklen_t* length);
 int poll(struct pollfd* fds, nfds_t count, int timeout_ms);
-#if defined(__linux__)
+#if REACTOR_HAVE_EPOLL
 int epoll_wait(int epfd, struct epoll_event* events, int max_events, int timeout_ms);
 int epoll_ctl(int epfd, int op, int fd, struct epoll_event* event);
 #endif
