@@ -98,7 +98,7 @@ $(BUILD)/testobj/tests/kqueue_emu/%.o: PORTABLE_FLAGS :=
 # kqueue, no library) choose by the system itself; their kqueue half is
 # exercised against the emulation in every test build.
 OS_POLLER_EXAMPLES := bare_poller_echo edge_pitfall
-$(addprefix $(BUILD)/examples/,$(OS_POLLER_EXAMPLES)) $(addprefix $(BUILD)/test-examples/,$(OS_POLLER_EXAMPLES)): PORTABLE_FLAGS :=
+$(addprefix $(BUILD)/examples/,$(OS_POLLER_EXAMPLES)) $(addprefix $(BUILD)/test-examples/,$(OS_POLLER_EXAMPLES)): private PORTABLE_FLAGS :=
 endif
 
 # Every build of the test library has the fault-injection seam
