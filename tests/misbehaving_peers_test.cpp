@@ -67,7 +67,7 @@ int flood_server_child(int port_out, int control_in) {
 // in the child): true if the reply is right.
 bool served(int fd, const std::string& path) {
     const std::string request = get(path);
-    if (::send(fd, request.data(), request.size(), MSG_NOSIGNAL) != static_cast<ssize_t>(request.size())) {
+    if (::send(fd, request.data(), request.size(), REACTOR_MSG_NOSIGNAL) != static_cast<ssize_t>(request.size())) {
         return false;
     }
     std::string in;
@@ -120,7 +120,7 @@ TEST_CASE("a connect flood past the fd limit: the server keeps its connections a
     // kernel's backlog whether or not the child accepts them.
     std::vector<Fd> flood;
     for (int i = 0; i < 200; ++i) {
-        Fd fd(::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0));
+        Fd fd(::socket(AF_INET, SOCK_STREAM, 0));
         REQUIRE(fd.get() >= 0);
         ::fcntl(fd.get(), F_SETFL, O_NONBLOCK);
         (void)::connect(fd.get(), where.native(), where.length());
@@ -314,7 +314,7 @@ TEST_CASE("slowloris: a head or a body trickled a byte at a time is cut off by i
         drive(loop, [&] {
             if (Clock::now() - last_drip > std::chrono::milliseconds(40) && next < drip.size()) {
                 // One byte every 40 ms: always "in progress", never done.
-                (void)::send(client.fd.get(), drip.data() + next, 1, MSG_NOSIGNAL);
+                (void)::send(client.fd.get(), drip.data() + next, 1, REACTOR_MSG_NOSIGNAL);
                 ++next;
                 last_drip = Clock::now();
             }
