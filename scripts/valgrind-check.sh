@@ -50,6 +50,11 @@ DEFAULT_SUITES="buffer_test socket_address_test socket_test histogram_test
     http_server_test http_hello_test http_files_test"
 SUITES=${VALGRIND_SUITES:-$DEFAULT_SUITES}
 
+# As root on Debian, install valgrind if it is missing; otherwise say what to install.
+if ! command -v valgrind >/dev/null 2>&1 && [ "$(id -u)" -eq 0 ] && command -v apt-get >/dev/null 2>&1; then
+    echo "valgrind-check: installing valgrind (apt-get)" >&2
+    { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq valgrind; } >&2 || true
+fi
 if ! command -v valgrind >/dev/null 2>&1; then
     echo "valgrind-check: valgrind not found (Debian: apt-get install valgrind)" >&2
     exit 1
