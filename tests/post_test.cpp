@@ -1,6 +1,6 @@
 // runs-on: every backend
-// tests/post_test.cpp -- the ways into a loop from outside: post() from any
-// thread, and stop(), as a specification.
+// tests/post_test.cpp -- the ways into a loop from outside: post() and
+// run_in_loop() from any thread, and stop(), as a specification.
 //
 // A run() that should return is guarded by a timer at kDeadline that stops
 // the loop and records that it had to: a wake-up that never comes fails the
@@ -274,4 +274,31 @@ TEST_CASE("stop() before run(): run() returns after one iteration, without waiti
     CHECK_FALSE(guard.fired());
     CHECK(ticks == 3);
     CHECK(loop.cancel(every));
+}
+
+TEST_CASE("run_in_loop runs at once on the loop thread and posts from another, in order") {
+    EventLoop loop;
+    Guard guard(loop);
+    std::vector<int> order;
+    // On the loop thread: before run_in_loop returns, ahead of a post made
+    // just before it.
+    loop.post([&] { order.push_back(2); });
+    loop.run_in_loop([&] { order.push_back(1); });
+    CHECK(order == std::vector<int>{1});
+    // From another thread: not at once, but on the loop thread, after what
+    // that thread posted before it.
+    std::atomic<bool> ran_on_loop{false};
+    std::thread other([&] {
+        loop.post([&] { order.push_back(3); });
+        loop.run_in_loop([&] {
+            ran_on_loop = loop.in_loop_thread();
+            order.push_back(4);
+            loop.stop();
+        });
+    });
+    loop.run();
+    other.join();
+    CHECK_FALSE(guard.fired());
+    CHECK(ran_on_loop);
+    CHECK(order == std::vector<int>{1, 2, 3, 4});
 }
