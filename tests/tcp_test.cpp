@@ -578,6 +578,67 @@ TEST_CASE("a reader that keeps up is never hit by the write timeout") {
     for (std::error_code ec : t.closes) CHECK(ec != std::errc::timed_out);
 }
 
+// The loop's clock is read once per iteration. A callback that runs long and
+// then writes must not have its write stamped with the iteration's start:
+// the next sweep would see the stall (or idle) clock as already run down
+// and close a connection whose peer has done nothing wrong.
+
+TEST_CASE("write timeout: the stall clock starts when output is queued, not when the iteration began") {
+    CheckedLoop loop;
+    TcpConnectionOptions options;
+    options.write_timeout = std::chrono::milliseconds(1000);  // swept every 250 ms
+    TimeoutServer t(loop, options);
+    const std::string big = pattern(8 << 20);  // more than the socket buffers hold
+    t.server.on_connect([&](const TcpConnectionPtr& c) {
+        std::this_thread::sleep_for(std::chrono::milliseconds(1500));  // a slow callback
+        c->send(big);
+    });
+    Fd client = tcp_connect(t.server.local_address());
+    REQUIRE(run_until(loop, [&] { return t.server.connection_count() == 1; }));
+    // The reader waits 400 ms, long enough for a sweep, then reads at full
+    // speed: the output has been queued for 400 ms, within the 1 s limit.
+    run_for(loop, std::chrono::milliseconds(400));
+    CHECK(t.closes.empty());
+    std::string got;
+    const auto deadline = std::chrono::steady_clock::now() + kDeadline;
+    while (got.size() < big.size() && std::chrono::steady_clock::now() < deadline) {
+        loop.run_once(std::chrono::milliseconds(5));
+        if (read_into(client.get(), got) <= 0) break;  // EOF or reset: cut off
+    }
+    CHECK(got.size() == big.size());
+    CHECK(t.closes.empty());
+    client.reset();
+    REQUIRE(run_until(loop, [&] { return t.server.connection_count() == 0; }));
+    for (std::error_code ec : t.closes) CHECK(ec != std::errc::timed_out);
+}
+
+TEST_CASE("idle timeout: counts from a reply written late in a slow callback") {
+    CheckedLoop loop;
+    TcpConnectionOptions options;
+    options.idle_timeout = std::chrono::milliseconds(1000);
+    TimeoutServer t(loop, options);
+    t.server.on_message([](const TcpConnectionPtr& c, Buffer& in) {
+        std::this_thread::sleep_for(std::chrono::milliseconds(1500));
+        echo(c, in);
+    });
+    Fd client = tcp_connect(t.server.local_address());
+    REQUIRE(run_until(loop, [&] { return t.server.connection_count() == 1; }));
+    write_all(client.get(), "ping");
+    std::string got;
+    REQUIRE(read_exactly(loop, client.get(), got, 4));
+    CHECK(got == "ping");
+    const auto replied = std::chrono::steady_clock::now();
+    // Idle since the reply, not since the request arrived 1.5 s before it.
+    run_for(loop, std::chrono::milliseconds(400));
+    CHECK(t.closes.empty());
+    std::string rest;
+    CHECK(read_to_eof(loop, client.get(), rest));
+    CHECK(rest.empty());
+    CHECK(std::chrono::steady_clock::now() - replied >= std::chrono::milliseconds(900));
+    REQUIRE(t.closes.size() == 1);
+    CHECK(t.closes[0] == std::errc::timed_out);
+}
+
 TEST_CASE("a client's connection has the same timeouts") {
     CheckedLoop loop;
     TcpServer server(loop, SocketAddress::ipv4_loopback(0));

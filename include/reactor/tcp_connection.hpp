@@ -258,8 +258,10 @@ private:
     Socket socket_;
     std::uint32_t owner_slot_ = 0;  // index in the owner's table
     // When the last byte was read and when output last made progress (or
-    // became queued), in loop milliseconds (detail::loop_millis): 32 bits,
-    // compared by unsigned difference, so they wrap safely for 49 days.
+    // became queued), in milliseconds of the loop's clock: a read takes the
+    // iteration's cached now(), a write the clock read at the write, since
+    // callbacks before it may have run long (src/net/tcp_connection.cpp).
+    // 32 bits, compared by unsigned difference: they wrap safely for 49 days.
     std::uint32_t last_read_ms_ = 0;
     std::uint32_t last_write_ms_ = 0;
     std::atomic<State> state_{State::Connecting};

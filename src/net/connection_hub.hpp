@@ -81,11 +81,16 @@ private:
     TimerId timer_;
 };
 
-/// The loop's clock in whole milliseconds, truncated to 32 bits: what the
+/// A time point in whole milliseconds, truncated to 32 bits: what the
 /// connections' activity stamps hold.
-inline std::uint32_t loop_millis(const EventLoop& loop) noexcept {
-    const auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(loop.now().time_since_epoch());
+inline std::uint32_t to_millis32(EventLoop::TimePoint t) noexcept {
+    const auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(t.time_since_epoch());
     return static_cast<std::uint32_t>(ms.count());
 }
+/// The loop's cached clock (read once per iteration), as a stamp.
+inline std::uint32_t loop_millis(const EventLoop& loop) noexcept { return to_millis32(loop.now()); }
+/// The clock read now, as a stamp: for the sweep, and for stamps taken after
+/// callbacks that may have run long in this iteration.
+inline std::uint32_t clock_millis() noexcept { return to_millis32(EventLoop::Clock::now()); }
 
 }  // namespace reactor::detail

@@ -19,6 +19,21 @@ namespace reactor {
 
 using detail::BufferAccess;
 
+namespace {
+
+// When output made progress (or began to wait), for the write-stall and idle
+// clocks. Read afresh, not from the loop's cached now(): this iteration may
+// have run long callbacks before this write, and a stamp from its start
+// would make the next sweep see a stall that has not happened. A read keeps
+// the cached stamp, since the data was there when the wait returned. The
+// clock is read only when a timeout can look at the stamp; the sweep reads
+// it too, so no stamp is ever later than the time it is compared with.
+std::uint32_t write_stamp(const EventLoop& loop, const detail::ConnectionHub* hub) noexcept {
+    return hub != nullptr && hub->has_timeouts() ? detail::clock_millis() : detail::loop_millis(loop);
+}
+
+}  // namespace
+
 TcpConnection::TcpConnection(EventLoop& loop, Socket socket, detail::ConnectionHub& hub) noexcept
     : loop_(loop), hub_(&hub), socket_(std::move(socket)) {}
 
@@ -41,7 +56,7 @@ std::error_code TcpConnection::start() {
         return ec;
     }
     reading_ = true;
-    last_read_ms_ = last_write_ms_ = detail::loop_millis(loop_);
+    last_read_ms_ = last_write_ms_ = write_stamp(loop_, hub_);
     state_.store(State::Connected, std::memory_order_release);
     if (hub_->callbacks.on_connect) hub_->callbacks.on_connect(shared_from_this());
     return {};
@@ -178,7 +193,7 @@ void TcpConnection::handle_write(const TcpConnectionPtr& self) {
         return;
     }
     output_.consume(static_cast<std::size_t>(n));
-    last_write_ms_ = detail::loop_millis(loop_);
+    last_write_ms_ = write_stamp(loop_, hub_);
     if (!output_.empty()) return;
     output_.release();
     update_interest();
@@ -237,7 +252,7 @@ bool TcpConnection::write(const char* data, std::size_t size, Buffer* donor) {
         const ssize_t n = detail::send_raw(socket_.fd(), data, size);
         if (n >= 0) {
             written = static_cast<std::size_t>(n);
-            last_write_ms_ = detail::loop_millis(loop_);
+            last_write_ms_ = write_stamp(loop_, hub_);
         } else if (!detail::errno_would_block()) {
             // EPIPE, ECONNRESET: the close callback reports it, from the
             // loop, not from inside this call. A donor is left as it was.
@@ -261,7 +276,7 @@ bool TcpConnection::write(const char* data, std::size_t size, Buffer* donor) {
         if (donor != nullptr) donor->consume_all();
     }
     if (before == 0) {
-        last_write_ms_ = detail::loop_millis(loop_);  // the write-stall clock starts
+        last_write_ms_ = write_stamp(loop_, hub_);  // the write-stall clock starts
         update_interest();
     }
     const std::size_t mark = hub_->options.high_water_mark;
@@ -373,7 +388,7 @@ void TcpConnection::check_timeouts(std::uint32_t now_ms) {
 void detail::TimeoutSweep::start(EventLoop& loop, const ConnectionHub& hub, Sweep sweep) {
     if (timer_ || !hub.has_timeouts()) return;
     timer_ = loop.run_every(hub.sweep_interval(),
-                            [&loop, sweep = std::move(sweep)] { sweep(loop_millis(loop)); });
+                            [sweep = std::move(sweep)] { sweep(clock_millis()); });
 }
 
 // ---- interest -----------------------------------------------------------------
