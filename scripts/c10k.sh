@@ -270,10 +270,16 @@ connect_failures=$(grep -oE '"connect_failures":\{[^}]*\}' <<<"$json" |
     sed -e 's/"connect_failures":{//' -e 's/}$//' -e 's/"//g' -e 's/:/ /g' -e 's/,/, /g')
 ms() { awk -v us="$(field "$1")" 'BEGIN {printf "%.3f ms", us / 1000}'; }
 round() { awk -v v="$1" -v d="$2" 'BEGIN {printf "%.*f", d, v}'; }
+# loadgen writes all_established_s = -1 when some connection never opened.
+if [ "$established" = "$connections" ] && awk -v t="$(field all_established_s)" 'BEGIN {exit !(t >= 0)}'; then
+    established_line="all established in $(round "$(field all_established_s)" 2) s"
+else
+    established_line="not all established"
+fi
 cat <<EOF
 
 ======================== C10K report ========================
-connections held     $established of $connections, all established in $(round "$(field all_established_s)" 2) s; failed $(field connect_failed)${connect_failures:+ ($connect_failures)}
+connections held     $established of $connections, $established_line; failed $(field connect_failed)${connect_failures:+ ($connect_failures)}
 messages verified    $(field replies) of $(field requests) sent, $(round "$(field replies_per_s)" 0) per second
 errors               mismatch $(field mismatch), timeout $(field timeout), closed $(field closed)
 round trip           p50 $(ms p50)  p90 $(ms p90)  p99 $(ms p99)  p99.9 $(ms p99_9)  max $(ms max)

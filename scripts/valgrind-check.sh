@@ -91,11 +91,13 @@ excluded_cases() {  # $1 suite name; prints a doctest --test-case-exclude patter
         # absorbing the echo and the mark is not reached in time. Natively
         # it takes 0.6 s of CPU.
         tcp_test) echo "high-water mark: reading pauses while output piles up*" ;;
-        # Both measure send_timeout against the wall clock with 32 and 64 MiB
-        # responses: under memcheck the server copies them so slowly that the
-        # first overshoots its 2.5 s bound and the second's reader, which must
-        # see 1 MiB of progress per 100 ms, is cut off (seen on both backends).
-        http_server_test) echo "send_timeout: a client that reads nothing is cut off*,send_timeout: a slow reader making progress*" ;;
+        # Measures send_timeout against the wall clock from the request on,
+        # with a 32 MiB response: under memcheck the server copies it so
+        # slowly that the close overshoots the 2.5 s bound. (Its neighbour,
+        # "a slow reader making progress", was left out too until its cut-off
+        # turned out to be a library bug, stamps older than the write; it
+        # runs here since that was fixed.)
+        http_server_test) echo "send_timeout: a client that reads nothing is cut off*" ;;
         # A 0.3 s --send-timeout against a 1 s stall of the reader, then a
         # 10 s bound to see the close: it failed once in five memcheck runs
         # on a loaded VM (the connection was still open), with no memcheck
