@@ -29,6 +29,8 @@
 //     min_backoff and doubles up to max_backoff; a closing connection ends
 //     the pause at once. So the server neither spins on a listener that
 //     stays readable nor stops accepting for good. Same on every backend.
+//     Out of kernel memory (ENOBUFS/ENOMEM) it only pauses: no one is
+//     dropped, and the newcomer waits in the backlog for the backoff.
 //   - counters() tells accepted, refused, paused (times paused) and current.
 //
 // Threads. By default (threads = 1) everything runs on the server's loop

@@ -74,8 +74,13 @@ void Acceptor::on_readable() {
         std::error_code ec;
         Socket socket = listener_.accept(ec);
         if (!socket) {
-            if (is_errno(ec, EMFILE) || is_errno(ec, ENFILE) || is_errno(ec, ENOBUFS) || is_errno(ec, ENOMEM)) {
+            if (is_errno(ec, EMFILE) || is_errno(ec, ENFILE)) {
                 out_of_fds();
+            } else if (is_errno(ec, ENOBUFS) || is_errno(ec, ENOMEM)) {
+                // Out of kernel memory: a free fd would not help, and the
+                // newcomer may be served once memory returns. Back off and
+                // leave it in the backlog; dropping it would lose a client.
+                pause();
             }
             // EAGAIN: drained. Anything else (a network error on a
             // pending connection): try again on the next wake-up.
