@@ -334,64 +334,59 @@ bool applies(const fault::Fault& f) {
     return !(poll_backend() && f.calls_ == fault::Wait && f.error_ == 0);
 }
 
-}  // namespace
-
-TEST_CASE("echo: every byte survives interrupted, refused and short calls") {
-    for (const Case& c : survivable()) {
+// Runs body(loop, faults, c) for each case c (anything with `what` and
+// `fault`): a fresh loop each time, c.fault scheduled first (index 0), and
+// the case's name and the schedule's seed reported by any failure inside.
+template <typename Cases, typename Body>
+void under_each_fault(const Cases& cases, Body body) {
+    for (const auto& c : cases) {
         CAPTURE(std::string(c.what));
         CheckedLoop loop;
         fault::Schedule faults(fault::seed_from_env());
         INFO(faults.describe());
         faults.add(c.fault);
+        body(loop, faults, c);
+    }
+}
+
+}  // namespace
+
+TEST_CASE("echo: every byte survives interrupted, refused and short calls") {
+    under_each_fault(survivable(), [&](EventLoop& loop, fault::Schedule& faults, const Case& c) {
         const EchoResult r = run_echo(loop, 4, 48 * 1024);
         CHECK(r.finished);
         CHECK(r.survivors() == 4);
         CHECK(r.failed_closes() == 0);
         if (applies(c.fault)) CHECK(faults.injected() > 0);
-    }
+    });
 }
 
 TEST_CASE("chat: every line reaches every other client, once and in order, under each fault") {
-    for (const Case& c : survivable()) {
-        CAPTURE(std::string(c.what));
-        CheckedLoop loop;
-        fault::Schedule faults(fault::seed_from_env());
-        INFO(faults.describe());
-        faults.add(c.fault);
+    under_each_fault(survivable(), [&](EventLoop& loop, fault::Schedule& faults, const Case& c) {
         int wait_errors = 0;
         CHECK(run_chat(loop, 4, 150, &wait_errors) == "");
         CHECK(wait_errors == 0);
         if (applies(c.fault)) CHECK(faults.injected() > 0);
-    }
+    });
 }
 
 TEST_CASE("TcpClient: connects, echoes and reconnects, every byte whole, under each fault") {
-    for (const Case& c : survivable()) {
-        CAPTURE(std::string(c.what));
-        CheckedLoop loop;
-        fault::Schedule faults(fault::seed_from_env());
-        INFO(faults.describe());
-        faults.add(c.fault);
+    under_each_fault(survivable(), [&](EventLoop& loop, fault::Schedule& faults, const Case& c) {
         int wait_errors = 0;
         CHECK(run_client_rounds(loop, 3, &wait_errors) == "");
         CHECK(wait_errors == 0);
         if (applies(c.fault)) CHECK(faults.injected() > 0);
-    }
+    });
 }
 
 TEST_CASE("HTTP: pipelined, chunked and streamed-file replies arrive whole and in order under each fault") {
-    for (const Case& c : survivable()) {
-        CAPTURE(std::string(c.what));
-        CheckedLoop loop;
-        fault::Schedule faults(fault::seed_from_env());
-        INFO(faults.describe());
-        faults.add(c.fault);
+    under_each_fault(survivable(), [&](EventLoop& loop, fault::Schedule& faults, const Case& c) {
         HttpFixture fx(loop);
         const HttpResult r = run_http(loop, fx, 3);
         CHECK(r.clients_whole == 3);
         CHECK(r.first_wrong == "");
         if (applies(c.fault)) CHECK(faults.injected() > 0);
-    }
+    });
 }
 
 // ---- faults that end a connection -------------------------------------------------------
@@ -410,12 +405,7 @@ TEST_CASE("a reset or a broken pipe ends that one connection with its error; the
         {"a write fails with ECONNRESET", fault::Fault::fail(fault::Writes, ECONNRESET).skip(3).times(1),
          std::errc::connection_reset},
     };
-    for (const Fatal& c : cases) {
-        CAPTURE(std::string(c.what));
-        CheckedLoop loop;
-        fault::Schedule faults(fault::seed_from_env());
-        INFO(faults.describe());
-        faults.add(c.fault);
+    under_each_fault(cases, [&](EventLoop& loop, fault::Schedule& faults, const Fatal& c) {
         const EchoResult r = run_echo(loop, 4, 64 * 1024);
         CHECK(r.finished);
         CHECK(faults.injected() == 1);
@@ -425,7 +415,7 @@ TEST_CASE("a reset or a broken pipe ends that one connection with its error; the
         for (const auto& ec : r.closes) {
             if (ec) CHECK(ec == c.expected);
         }
-    }
+    });
 }
 
 TEST_CASE("HTTP: a reset or broken pipe mid-response ends that connection only; the server serves on") {
@@ -577,11 +567,7 @@ TEST_CASE("HTTP: accept out of fds, a refused registration, a failed shutdown: t
         {"registering a connection fails once", fault::Fault::fail(fault::Add, ENOMEM).skip(1).times(1), true},
         {"asking for Writable fails once", fault::Fault::fail(fault::Modify, ENOMEM).times(1), true},
     };
-    for (const HttpCase& c : cases) {
-        CAPTURE(std::string(c.what));
-        CheckedLoop loop;
-        fault::Schedule faults(fault::seed_from_env());
-        faults.add(c.fault);
+    under_each_fault(cases, [&](EventLoop& loop, fault::Schedule& faults, const HttpCase& c) {
         // Short writes, so that output waits and asks for Writable.
         faults.add(fault::Fault::cut(fault::Writes, 1000).every(3));
         HttpFixture fx(loop);
@@ -597,7 +583,7 @@ TEST_CASE("HTTP: accept out of fds, a refused registration, a failed shutdown: t
             CHECK(r.clients_whole == 3);
             CHECK(r.clients_cut == 1);
         }
-    }
+    });
     SUBCASE("shutting down our side fails: the reply was out whole, the connection closes") {
         CheckedLoop loop;
         HttpFixture fx(loop);
