@@ -1,8 +1,9 @@
-# scripts/bench-lib.sh -- what the benchmark scripts share: the build and
-# peer directories, picking a free port, waiting until a server listens,
-# starting and stopping it by its PID, reading a process's CPU time, and
-# the statistics (medians, ratios, RESULT fields, round order). Sourced
-# right after the script sets REPO (and BENCH_NAME, its name in messages;
+# scripts/bench-lib.sh -- what the benchmark and load scripts share: the
+# build and peer directories, picking a free port, waiting until a server
+# listens, stopping the processes a script started by their PIDs, pinning
+# server and client to CPUs, reading a process's CPU time, and the
+# statistics (medians, ratios, RESULT fields, round order). Sourced right
+# after the script sets REPO (and BENCH_NAME, its name in messages;
 # BASE_PORT if it wants another first port), not run:
 #   REPO=$(cd "$(dirname "$0")/.." && pwd)
 #   BENCH_NAME=bench-echo
@@ -61,13 +62,66 @@ wait_listening() {  # port pid [tries] -> 0 once something listens on port
 # to go, then SIGKILL. The pid must be a child of this shell: its exit
 # status is left in STOP_STATUS.
 STOP_STATUS=0
-stop_pid() {  # pid
+stop_pid() {  # pid (none: nothing to do)
     local i
+    STOP_STATUS=0
+    [ -n "${1:-}" ] || return 0
     kill -TERM "$1" 2>/dev/null
     for ((i = 0; i < 50; i++)); do kill -0 "$1" 2>/dev/null || break; sleep 0.1; done
     kill -KILL "$1" 2>/dev/null
     wait "$1" 2>/dev/null
     STOP_STATUS=$?
+}
+
+# ---- several processes, held in variables ---------------------------------------------
+# A script names in PID_VARS the variables that hold the PIDs it starts, in
+# the order to stop them; a variable is empty while its process is not
+# running. stop_var stops one and empties it; stop_vars_on_exit stops them
+# all however the script leaves (end, failure, Ctrl-C, SIGTERM).
+PID_VARS=()
+stop_var() {  # variable name
+    stop_pid "${!1}"
+    printf -v "$1" '%s' ''
+}
+stop_vars() {
+    local v
+    for v in "${PID_VARS[@]}"; do stop_var "$v"; done
+}
+stop_vars_on_exit() {
+    trap stop_vars EXIT
+    trap 'echo >&2; say "interrupted"; exit 130' INT TERM
+}
+
+# A server started with --port 0 prints "listening on HOST:PORT" once it
+# listens (every example server does). Polls its log every 0.1 s, for at
+# most 10 s, and gives up early if it died.
+port_from_log() {  # log pid -> prints the port; 0 once found
+    local i line
+    for ((i = 0; i < 100; i++)); do
+        line=$(grep -m1 -oE 'listening on [^ ]+:[0-9]+' "$1" 2>/dev/null)
+        if [ -n "$line" ]; then echo "${line##*:}"; return 0; fi
+        kill -0 "$2" 2>/dev/null || return 1
+        sleep 0.1
+    done
+    return 1
+}
+
+# Pinning for a load run: the server on CPU 0 and the client on CPU 1, when
+# there are two CPUs and taskset. Sets the arrays SERVER_PIN and CLIENT_PIN
+# (empty when not pinned; put them before a command) and PINNING, a phrase
+# for the report.
+pin_server_and_client() {
+    local cpus
+    cpus=$(getconf _NPROCESSORS_ONLN 2>/dev/null || echo 1)
+    SERVER_PIN=()
+    CLIENT_PIN=()
+    if command -v taskset >/dev/null 2>&1 && [ "$cpus" -ge 2 ]; then
+        SERVER_PIN=(taskset -c 0)
+        CLIENT_PIN=(taskset -c 1)
+        PINNING="server on CPU 0, loadgen on CPU 1"
+    else
+        PINNING="not pinned (needs taskset and two CPUs)"
+    fi
 }
 
 TCK=$(getconf CLK_TCK)

@@ -57,7 +57,9 @@ done
 
 repo=$(cd "$(dirname "$0")/.." && pwd)
 cd "$repo" || exit 1
-BUILD=${BUILD:-build}
+REPO=$repo
+BENCH_NAME=c10k
+. "$repo/scripts/bench-lib.sh"
 loadgen=$BUILD/examples/loadgen
 echo_server=$BUILD/examples/echo_server
 mkdir -p "$BUILD"
@@ -66,21 +68,12 @@ svg_out=$BUILD/c10k.svg
 samples=$BUILD/c10k-server.tsv
 server_log=$BUILD/c10k-server.log
 
-# ---- stop everything we start, however we leave -----------------------------
+# ---- stop everything we start, however we leave (bench-lib.sh) --------------
 server_pid=""
 sampler_pid=""
 loadgen_pid=""
-cleanup() {
-    for pid in "$loadgen_pid" "$sampler_pid" "$server_pid"; do
-        [ -n "$pid" ] && kill "$pid" 2>/dev/null
-    done
-    for pid in "$loadgen_pid" "$sampler_pid" "$server_pid"; do
-        [ -n "$pid" ] && wait "$pid" 2>/dev/null
-    done
-    loadgen_pid=""; sampler_pid=""; server_pid=""
-}
-trap cleanup EXIT
-trap 'echo; echo "c10k: interrupted" >&2; exit 130' INT TERM
+PID_VARS=(loadgen_pid sampler_pid server_pid)
+stop_vars_on_exit
 
 # ---- the open-file limit: one fd per connection on each side, plus a few ----
 # The server's default connection cap keeps max(32, limit/16) fds in reserve
@@ -125,54 +118,29 @@ if [ -z "$server_cmd" ] && [ ! -x "$echo_server" ]; then
 fi
 
 # ---- CPU pinning: server on CPU 0, loadgen on CPU 1, when there are two -----
-server_pin=()
-client_pin=()
-cpus=$(getconf _NPROCESSORS_ONLN 2>/dev/null || echo 1)
-if command -v taskset >/dev/null 2>&1 && [ "$cpus" -ge 2 ]; then
-    server_pin=(taskset -c 0)
-    client_pin=(taskset -c 1)
-    pinning="server on CPU 0, loadgen on CPU 1"
-else
-    pinning="not pinned (needs taskset and two CPUs)"
-fi
+pin_server_and_client
 
 # ---- start the server -------------------------------------------------------------
-port_open() { (: <"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
 server_alive() { [ -n "$server_pid" ] && kill -0 "$server_pid" 2>/dev/null; }
 
 port=""
 if [ -n "$server_cmd" ] && [[ $server_cmd == *"{PORT}"* ]]; then
-    # A free port below the ephemeral range, so loadgen's own connections
-    # cannot have taken it.
-    for _ in $(seq 1 50); do
-        candidate=$((20000 + RANDOM % 10000))
-        if ! port_open "$candidate"; then port=$candidate; break; fi
-    done
-    [ -n "$port" ] || { echo "c10k: found no free port" >&2; exit 1; }
+    pick_port  # a port no socket uses, below the ephemeral range
+    port=$SPORT
     command_line=${server_cmd//\{PORT\}/$port}
 else
     command_line=${server_cmd:-"$echo_server --port 0"}
 fi
 echo "c10k: starting the server: $command_line"
 # exec: the PID we hold is the server itself, not a shell around it.
-"${server_pin[@]}" bash -c "exec $command_line" >"$server_log" 2>&1 </dev/null &
+"${SERVER_PIN[@]}" bash -c "exec $command_line" >"$server_log" 2>&1 </dev/null &
 server_pid=$!
 
-ready=""
-for _ in $(seq 1 100); do
-    server_alive || break
-    if [ -n "$port" ]; then
-        port_open "$port" && { ready=yes; break; }
-    else
-        line=$(grep -m1 -oE 'listening on [^ ]+:[0-9]+' "$server_log" 2>/dev/null)
-        if [ -n "$line" ]; then
-            port=${line##*:}
-            ready=yes
-            break
-        fi
-    fi
-    sleep 0.1
-done
+if [ -n "$port" ]; then
+    wait_listening "$port" "$server_pid" && ready=yes || ready=""
+else
+    port=$(port_from_log "$server_log" "$server_pid") && ready=yes || ready=""
+fi
 if [ -z "$ready" ]; then
     if server_alive; then
         echo "c10k: the server did not become ready within 10 s" >&2
@@ -215,9 +183,9 @@ sampler_pid=$!
 
 # ---- run loadgen --------------------------------------------------------------------
 echo "c10k: $connections connections to 127.0.0.1:$port, ${size}-byte messages every ${interval} ms" \
-     "for ${duration} s; $pinning"
+     "for ${duration} s; $PINNING"
 read -r _ _ cpu_start < <(read_proc)
-"${client_pin[@]}" "$loadgen" echo --host 127.0.0.1 --port "$port" --connections "$connections" \
+"${CLIENT_PIN[@]}" "$loadgen" echo --host 127.0.0.1 --port "$port" --connections "$connections" \
     --size "$size" --interval "$interval" --duration "$duration" --json --svg "$svg_out" \
     >"$json_out" &
 loadgen_pid=$!
@@ -226,11 +194,11 @@ loadgen_rc=$?
 loadgen_pid=""
 t1=$(date +%s.%N)
 final=$(read_proc)
-kill "$sampler_pid" 2>/dev/null; wait "$sampler_pid" 2>/dev/null; sampler_pid=""
+stop_var sampler_pid
 
 # ---- the report ----------------------------------------------------------------------
 json=$(cat "$json_out" 2>/dev/null)
-field() { grep -oE "\"$1\":[^,}]*" <<<"$json" | head -n1 | cut -d: -f2- | tr -d '"'; }
+json_field() { grep -oE "\"$1\":[^,}]*" <<<"$json" | head -n1 | cut -d: -f2- | tr -d '"'; }
 if [ -z "$json" ]; then
     echo "c10k: loadgen produced no JSON (exit status $loadgen_rc)" >&2
     exit 1
@@ -249,15 +217,15 @@ max_threads=$(awk -F'\t' 'NR > 1 && $2 > m {m = $2} END {print m + 0}' "$samples
 min_threads=$(awk -F'\t' 'NR > 1 && (m == "" || $2 < m) {m = $2} END {print m + 0}' "$samples")
 nsamples=$(($(wc -l <"$samples") - 1))
 
-established=$(field established)
+established=$(json_field established)
 per_conn=$(awk -v p="$peak_rss" -v b="$baseline_rss" -v n="$established" \
     'BEGIN {if (n > 0) printf "%.0f", (p - b) * 1024 / n; else print "n/a"}')
 cpu_pct=$(awk -v s="$cpu_start" -v e="$cpu_end" -v hz="$clk_tck" -v a="$t0" -v b="$t1" \
     'BEGIN {w = b - a; if (w > 0) printf "%.1f", (e - s) / hz / w * 100; else print "n/a"}')
 
 [ "$established" = "$connections" ] || failed+=("$established of $connections connections established")
-[ "$(field errors_total)" = 0 ] || failed+=("$(field errors_total) reply errors")
-[ "$(field ok)" = true ] || [ ${#failed[@]} -gt 0 ] || failed+=("loadgen reported a failure")
+[ "$(json_field errors_total)" = 0 ] || failed+=("$(json_field errors_total) reply errors")
+[ "$(json_field ok)" = true ] || [ ${#failed[@]} -gt 0 ] || failed+=("loadgen reported a failure")
 if [ "$max_threads" -eq 1 ] && [ "$min_threads" -eq 1 ]; then
     thread_line="yes: Threads was 1 in all $nsamples samples"
 else
@@ -268,20 +236,20 @@ fi
 # "connect_failures":{"ECONNREFUSED":3,"ETIMEDOUT":1} -> "ECONNREFUSED 3, ETIMEDOUT 1"
 connect_failures=$(grep -oE '"connect_failures":\{[^}]*\}' <<<"$json" |
     sed -e 's/"connect_failures":{//' -e 's/}$//' -e 's/"//g' -e 's/:/ /g' -e 's/,/, /g')
-ms() { awk -v us="$(field "$1")" 'BEGIN {printf "%.3f ms", us / 1000}'; }
+ms() { awk -v us="$(json_field "$1")" 'BEGIN {printf "%.3f ms", us / 1000}'; }
 round() { awk -v v="$1" -v d="$2" 'BEGIN {printf "%.*f", d, v}'; }
 # loadgen writes all_established_s = -1 when some connection never opened.
-if [ "$established" = "$connections" ] && awk -v t="$(field all_established_s)" 'BEGIN {exit !(t >= 0)}'; then
-    established_line="all established in $(round "$(field all_established_s)" 2) s"
+if [ "$established" = "$connections" ] && awk -v t="$(json_field all_established_s)" 'BEGIN {exit !(t >= 0)}'; then
+    established_line="all established in $(round "$(json_field all_established_s)" 2) s"
 else
     established_line="not all established"
 fi
 cat <<EOF
 
 ======================== C10K report ========================
-connections held     $established of $connections, $established_line; failed $(field connect_failed)${connect_failures:+ ($connect_failures)}
-messages verified    $(field replies) of $(field requests) sent, $(round "$(field replies_per_s)" 0) per second
-errors               mismatch $(field mismatch), timeout $(field timeout), closed $(field closed)
+connections held     $established of $connections, $established_line; failed $(json_field connect_failed)${connect_failures:+ ($connect_failures)}
+messages verified    $(json_field replies) of $(json_field requests) sent, $(round "$(json_field replies_per_s)" 0) per second
+errors               mismatch $(json_field mismatch), timeout $(json_field timeout), closed $(json_field closed)
 round trip           p50 $(ms p50)  p90 $(ms p90)  p99 $(ms p99)  p99.9 $(ms p99_9)  max $(ms max)
 server RSS           baseline $baseline_rss kB, peak $peak_rss kB: $per_conn bytes per connection
                      (VmRSS counts the process's own memory; kernel socket buffers are not in it)

@@ -79,7 +79,9 @@ fi
 
 repo=$(cd "$(dirname "$0")/.." && pwd)
 cd "$repo" || exit 1
-BUILD=${BUILD:-build}
+REPO=$repo
+BENCH_NAME=compare-models
+. "$repo/scripts/bench-lib.sh"
 out=${OUT:-$BUILD/compare-models}
 mkdir -p "$out" || exit 1
 loadgen=$BUILD/examples/loadgen
@@ -126,17 +128,11 @@ if [[ " $models " == *" thread "* ]]; then
 fi
 
 # ---- pinning ----------------------------------------------------------------------
-server_pin=()
-client_pin=()
+pin_server_and_client
+server_pin=("${SERVER_PIN[@]}")
+client_pin=("${CLIENT_PIN[@]}")
+pinning=$PINNING
 session=()
-cpus=$(getconf _NPROCESSORS_ONLN 2>/dev/null || echo 1)
-if command -v taskset >/dev/null 2>&1 && [ "$cpus" -ge 2 ]; then
-    server_pin=(taskset -c 0)
-    client_pin=(taskset -c 1)
-    pinning="server on CPU 0, loadgen on CPU 1"
-else
-    pinning="not pinned (needs taskset and two CPUs)"
-fi
 if [ -n "$nice_level" ]; then
     # nice only warns when it cannot: ask the niceness it got instead.
     if [ "$(nice -n "$nice_level" nice 2>/dev/null)" != "$(($(nice) + nice_level))" ]; then
@@ -173,40 +169,14 @@ boost() {
 interval=$(awk -v c="$connections" -v r="$rate" 'BEGIN {printf "%.3f", c * 1000 / r}')
 clk_tck=$(getconf CLK_TCK 2>/dev/null || echo 100)
 
-# ---- stop everything we start, however we leave -----------------------------------
+# ---- stop everything we start, however we leave (bench-lib.sh) --------------------
 server_pid=""
 sampler_pid=""
 loadgen_pid=""
 watchdog_pid=""
-stop_pid() {  # $1: a PID we started. SIGTERM, then SIGKILL after 5 s.
-    local pid=$1
-    [ -n "$pid" ] || return 0
-    kill "$pid" 2>/dev/null
-    for _ in $(seq 1 50); do
-        kill -0 "$pid" 2>/dev/null || break
-        sleep 0.1
-    done
-    kill -9 "$pid" 2>/dev/null
-    wait "$pid" 2>/dev/null
-}
-cleanup() {
-    for pid in "$watchdog_pid" "$loadgen_pid" "$sampler_pid" "$server_pid"; do stop_pid "$pid"; done
-    watchdog_pid=""; loadgen_pid=""; sampler_pid=""; server_pid=""
-}
-trap cleanup EXIT
-trap 'echo; echo "compare-models: interrupted" >&2; exit 130' INT TERM
+PID_VARS=(watchdog_pid loadgen_pid sampler_pid server_pid)
+stop_vars_on_exit
 
-port_open() { (: <"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
-# A free port below the ephemeral range, so loadgen's own connections
-# cannot have taken it.
-pick_port() {
-    local candidate
-    for _ in $(seq 1 50); do
-        candidate=$((20000 + RANDOM % 10000))
-        if ! port_open "$candidate"; then echo "$candidate"; return 0; fi
-    done
-    return 1
-}
 now() { date +%s.%N; }
 # The interpreter itself, not a wrapper (pyenv's shim is a shell script):
 # the sampler's PID must be the sampler's.
@@ -226,22 +196,17 @@ run_model() {  # $1 model name
     esac
     local log=$out/$model.log port
     rm -f "$out/$model".{json,loadgen.log,tsv,tsv.slab.json,ss,window,log}
-    port=$(pick_port) || { echo "compare-models: found no free port" >&2; return 1; }
+    pick_port
+    port=$SPORT
     echo "--- $label: $connections connections, port $port"
     # No shell between: the PID we hold is the server's (nice and taskset exec it).
     REACTOR_BACKEND=$backend "${server_pin[@]}" "$BUILD/examples/$program" --port "$port" \
         >"$log" 2>&1 </dev/null &
     server_pid=$!
     boost "$server_pid"
-    local ready=""
-    for _ in $(seq 1 100); do
-        kill -0 "$server_pid" 2>/dev/null || break
-        if grep -q 'listening on' "$log" 2>/dev/null; then ready=yes; break; fi
-        sleep 0.1
-    done
-    if [ -z "$ready" ]; then
+    if ! port_from_log "$log" "$server_pid" >/dev/null; then
         echo "compare-models: $label did not start (see $log)" >&2
-        stop_pid "$server_pid"; server_pid=""
+        stop_var server_pid
         return 1
     fi
     # The sampler (measure-models.py sample): the server's threads, RSS,
@@ -269,11 +234,11 @@ run_model() {  # $1 model name
     wait "$loadgen_pid"
     loadgen_pid=""
     t_end=$(now)
-    stop_pid "$watchdog_pid"; watchdog_pid=""
+    stop_var watchdog_pid
     echo "$t_start $t_end" >"$out/$model.window"
     sleep 0.5  # samples after the end
-    stop_pid "$sampler_pid"; sampler_pid=""
-    stop_pid "$server_pid"; server_pid=""
+    stop_var sampler_pid
+    stop_var server_pid
     if [ ! -s "$out/$model.json" ]; then
         echo "compare-models: loadgen reported nothing for $label (see $out/$model.loadgen.log)" >&2
         return 1

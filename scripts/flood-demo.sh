@@ -61,7 +61,9 @@ fi
 
 repo=$(cd "$(dirname "$0")/.." && pwd)
 cd "$repo" || exit 1
-BUILD=${BUILD:-build}
+REPO=$repo
+BENCH_NAME=flood-demo
+. "$repo/scripts/bench-lib.sh"
 out=${OUT:-$BUILD/flood}
 mkdir -p "$out" || exit 1
 
@@ -85,27 +87,13 @@ fi
 python=$(python3 -c 'import sys; print(sys.executable)')
 measure=("$python" "$repo/scripts/measure-models.py")
 
+# Every process we start, stopped by PID however we leave (bench-lib.sh).
 server_pid=""
 sampler_pid=""
 client_pid=""
 watchdog_pid=""
-stop_pid() {  # $1: a PID we started. SIGTERM, then SIGKILL after 5 s.
-    local pid=$1
-    [ -n "$pid" ] || return 0
-    kill "$pid" 2>/dev/null
-    for _ in $(seq 1 50); do
-        kill -0 "$pid" 2>/dev/null || break
-        sleep 0.1
-    done
-    kill -9 "$pid" 2>/dev/null
-    wait "$pid" 2>/dev/null
-}
-cleanup() {
-    for pid in "$watchdog_pid" "$client_pid" "$sampler_pid" "$server_pid"; do stop_pid "$pid"; done
-    watchdog_pid=""; client_pid=""; sampler_pid=""; server_pid=""
-}
-trap cleanup EXIT
-trap 'echo; echo "flood-demo: interrupted" >&2; exit 130' INT TERM
+PID_VARS=(watchdog_pid client_pid sampler_pid server_pid)
+stop_vars_on_exit
 
 now() { date +%s.%N; }
 
@@ -114,15 +102,9 @@ run_server() {  # $1 example name
     rm -f "$out/$name".{tsv,tsv.slab.json,log,sent,window}
     "$BUILD/examples/$name" --port 0 >"$log" 2>&1 </dev/null &
     server_pid=$!
-    for _ in $(seq 1 100); do
-        kill -0 "$server_pid" 2>/dev/null || break
-        port=$(grep -m1 -oE 'listening on [^ ]+:[0-9]+' "$log" 2>/dev/null | sed 's/.*://')
-        [ -n "$port" ] && break
-        sleep 0.1
-    done
-    if [ -z "$port" ]; then
+    if ! port=$(port_from_log "$log" "$server_pid"); then
         echo "flood-demo: $name did not start (see $log)" >&2
-        stop_pid "$server_pid"; server_pid=""
+        stop_var server_pid
         return 1
     fi
     echo "--- $name on port $port: a client sends up to $max_mib MiB at $rate MiB/s for at most $seconds s, reading nothing"
@@ -142,11 +124,11 @@ run_server() {  # $1 example name
     wait "$client_pid"
     client_pid=""
     t_end=$(now)
-    stop_pid "$watchdog_pid"; watchdog_pid=""
+    stop_var watchdog_pid
     echo "$t_start $t_end" >"$out/$name.window"
     sleep 1.5  # the client has gone: what does the server give back?
-    stop_pid "$sampler_pid"; sampler_pid=""
-    stop_pid "$server_pid"; server_pid=""
+    stop_var sampler_pid
+    stop_var server_pid
     [ -s "$out/$name.sent" ] || { echo "flood-demo: the client reported nothing for $name" >&2; return 1; }
     return 0
 }
